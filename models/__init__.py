@@ -1,0 +1,1 @@
+"""Models: rotation maths, the paper's temporal network, body models."""

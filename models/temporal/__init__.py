@@ -1,0 +1,1 @@
+"""The paper's temporal network: STA aggregation, coarse regressor, LSTM residual refinement."""

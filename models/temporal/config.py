@@ -1,0 +1,93 @@
+"""Sizes of the temporal network (paper §3.2–3.3): a ``full`` configuration and a ``tiny`` one.
+
+Both build the same modules; ``tiny`` only narrows the widths so tests run in milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+Gamma3Kind = Literal["conv", "pooled_linear", "linear"]
+NSSMKind = Literal["cosine", "dot"]
+
+
+@dataclass(frozen=True)
+class TemporalNetConfig:
+    """Layer sizes and choices of the STA + regressor + LSTM network."""
+
+    window: int = field(default=16, metadata={"help": "frames per window W"})
+    joints: int = field(default=24, metadata={"help": "SMPL joints incl. root (pose = joints x 6D)"})
+    betas: int = field(default=10, metadata={"help": "shape coefficients"})
+    feat_channels: int = field(default=16, metadata={"help": "channels of H (CSE embedding size)"})
+    feat_size: int = field(default=112, metadata={"help": "height = width of H"})
+    feat_dim: int = field(default=2048, metadata={"help": "width of the lifted features (Γ3 output)"})
+    pose_lift: int = field(default=512, metadata={"help": "width of Γ1 (pose lift)"})
+    cam_lift: int = field(default=512, metadata={"help": "width of Γ2 (camera lift)"})
+    attn_dim: int = field(default=1024, metadata={"help": "width of Φ3/Φ4/Φ5 (feature attention)"})
+    cam_attn_dim: int = field(default=256, metadata={"help": "width of Φ1/Φ2 (camera attention)"})
+    gamma3: Gamma3Kind = field(
+        default="conv",
+        metadata={"help": "Γ3 on H: conv encoder, pooled_linear, or linear (paper-literal, 411M)"},
+    )
+    gamma3_channels: tuple[int, ...] = field(
+        default=(32, 64, 128, 128),
+        metadata={"help": "channels of the stride-2 conv stages of the conv Γ3"},
+    )
+    gamma3_pool: int = field(default=14, metadata={"help": "pooled side for pooled_linear Γ3"})
+    nssm: NSSMKind = field(
+        default="cosine",
+        metadata={"help": "NSSM similarity: cosine (L2-normalised) or dot (MPS-Net code)"},
+    )
+    nssm_temperature: float = field(
+        default=0.1, metadata={"help": "softmax temperature of cosine NSSMs"}
+    )
+    regressor_hidden: int = field(default=1024, metadata={"help": "width of the regressor g"})
+    regressor_iterations: int = field(default=3, metadata={"help": "IEF iterations of g"})
+    dropout: float = field(default=0.5, metadata={"help": "dropout inside the regressor g"})
+    lstm_hidden: int = field(default=2048, metadata={"help": "hidden size of the LSTM ζ"})
+    lstm_layers: int = field(default=3, metadata={"help": "layers of the LSTM ζ"})
+    bidirectional: bool = field(
+        default=False, metadata={"help": "run ζ in both directions over the window"}
+    )
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.joints < 1 or self.regressor_iterations < 1:
+            raise ValueError("window, joints and regressor_iterations must be >= 1")
+        if self.gamma3 == "conv":
+            side = self.feat_size
+            for _ in self.gamma3_channels:
+                side = (side + 1) // 2
+            if side < 1:
+                raise ValueError(f"feat_size {self.feat_size} is too small for the conv Γ3")
+
+    @property
+    def pose_dim(self) -> int:
+        """Flattened 6D pose width, ``joints × 6`` (144 for SMPL)."""
+        return self.joints * 6
+
+    @property
+    def param_dim(self) -> int:
+        """Width of Θ in 6D form: pose ‖ β ‖ camera (157 for SMPL)."""
+        return self.pose_dim + self.betas + 3
+
+
+FULL = TemporalNetConfig()
+
+TINY = replace(
+    FULL,
+    feat_size=28,
+    feat_dim=64,
+    pose_lift=32,
+    cam_lift=16,
+    attn_dim=32,
+    cam_attn_dim=8,
+    gamma3_channels=(8, 16),
+    gamma3_pool=7,
+    regressor_hidden=64,
+    lstm_hidden=48,
+    lstm_layers=3,
+    dropout=0.0,
+)
+
+PRESETS: dict[str, TemporalNetConfig] = {"full": FULL, "tiny": TINY}

@@ -1,0 +1,88 @@
+"""The whole temporal network: STA → coarse regressor g → LSTM residual ζ (paper §3.2–3.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stmocap.models.rotations import rotation_6d_to_matrix
+from stmocap.models.temporal.config import TemporalNetConfig
+from stmocap.models.temporal.mean_params import MeanParams, neutral_mean_params
+from stmocap.models.temporal.refiner import ResidualRefiner
+from stmocap.models.temporal.regressor import IterativeRegressor
+from stmocap.models.temporal.sta import STA
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class SMPLParams6D:
+    """SMPL parameters per frame of each window, pose in 6D.
+
+    Attributes:
+        pose_6d: ``(B, W, J, 6)`` root (global orientation, camera frame) then body joints.
+        betas: ``(B, W, n_betas)``.
+        cam: ``(B, W, 3)`` weak-perspective ``[s, tx, ty]`` of the person crop.
+    """
+
+    pose_6d: Tensor
+    betas: Tensor
+    cam: Tensor
+
+    @property
+    def rotmat(self) -> Tensor:
+        """``(B, W, J, 3, 3)`` rotation matrices (Gram–Schmidt of the 6D pose)."""
+        return rotation_6d_to_matrix(self.pose_6d)
+
+
+@dataclass(frozen=True)
+class TemporalOutput:
+    """Refined and coarse estimates, plus the STA weighting for inspection.
+
+    Attributes:
+        refined: Θ_pred = Θ_coarse + Θ_res.
+        coarse: Θ_coarse from the per-frame regressor g.
+        weights: ``(B, W, W)`` fused STA aggregation weights.
+    """
+
+    refined: SMPLParams6D
+    coarse: SMPLParams6D
+    weights: Tensor
+
+
+class TemporalNet(nn.Module):
+    """Inputs: ``feats (B, W, C, S, S)``, ``pose_6d (B, W, J·6)``, ``cam (B, W, 3)``."""
+
+    def __init__(self, cfg: TemporalNetConfig, mean: MeanParams | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        mean = mean or neutral_mean_params(cfg.joints, cfg.betas)
+        self.sta = STA(cfg)
+        self.regressor = IterativeRegressor(cfg, mean)
+        self.refiner = ResidualRefiner(cfg)
+
+    def _split(self, theta: Tensor) -> SMPLParams6D:
+        c = self.cfg
+        pose = theta[..., : c.pose_dim].unflatten(-1, (c.joints, 6))
+        return SMPLParams6D(pose, theta[..., c.pose_dim : c.pose_dim + c.betas],
+                            theta[..., c.pose_dim + c.betas :])
+
+    def forward(self, feats: Tensor, pose_6d: Tensor, cam: Tensor) -> TemporalOutput:
+        B, W = feats.shape[:2]
+        c = self.cfg
+        expected = (c.feat_channels, c.feat_size, c.feat_size)
+        if c.window != W or tuple(feats.shape[2:]) != expected:
+            raise ValueError(f"feats must be (B, {c.window}, {expected[0]}, {expected[1]}, "
+                             f"{expected[2]}), got {tuple(feats.shape)}")
+        if pose_6d.shape != (B, W, c.pose_dim) or cam.shape != (B, W, 3):
+            raise ValueError(f"pose_6d must be (B, W, {c.pose_dim}) and cam (B, W, 3), got "
+                             f"{tuple(pose_6d.shape)} and {tuple(cam.shape)}")
+        sta = self.sta(feats, pose_6d, cam)
+        coarse = self.regressor(sta.z.flatten(0, 1)).unflatten(0, (B, W))
+        refined = coarse + self.refiner(sta.z, coarse)
+        return TemporalOutput(self._split(refined), self._split(coarse), sta.weights)
+
+
+def parameter_counts(model: nn.Module) -> dict[str, int]:
+    """Trainable parameters per direct child (and ``total``), for reports."""
+    counts = {name: sum(p.numel() for p in m.parameters()) for name, m in model.named_children()}
+    counts["total"] = sum(p.numel() for p in model.parameters())
+    return counts

@@ -1,0 +1,1 @@
+"""The real-time graph and its pure core (windows, stitching)."""
