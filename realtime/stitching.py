@@ -87,8 +87,9 @@ def stitch_offline(
         if missing:
             raise KeyError(f"frame {t} needs windows starting at {missing}, which were not given")
         ws = [weights[t - s] for s in starts]
-        rots = torch.stack([windows[s].rotations[t - s].double() * w for s, w in zip(starts, ws, strict=True)])
-        lins = torch.stack([windows[s].linear[t - s].double() * w for s, w in zip(starts, ws, strict=True)])
+        pairs = list(zip(starts, ws, strict=True))
+        rots = torch.stack([windows[s].rotations[t - s].double() * w for s, w in pairs])
+        lins = torch.stack([windows[s].linear[t - s].double() * w for s, w in pairs])
         total = sum(ws)
         dtype = windows[starts[0]].rotations.dtype
         out_rot.append(project_to_so3(rots.sum(0) / total).to(dtype))

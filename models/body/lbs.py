@@ -1,0 +1,67 @@
+"""Linear blend skinning in SMPL's formulation, as pure torch functions.
+
+Frames: everything is in the body model's frame (SMPL: metres, y up, facing +z). Rotations are
+local (relative to the parent joint), root first, as rotation matrices ``(B, J, 3, 3)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def shape_vertices(v_template: Tensor, shapedirs: Tensor, betas: Tensor) -> Tensor:
+    """Rest-pose vertices for shape ``betas (B, K)``: ``(V, 3) + (V, 3, K)·β`` → ``(B, V, 3)``."""
+    K = betas.shape[-1]
+    return v_template + torch.einsum("bk,vck->bvc", betas, shapedirs[..., :K])
+
+
+def regress_joints(j_regressor: Tensor, vertices: Tensor) -> Tensor:
+    """Joint centres ``(J, V) @ (B, V, 3)`` → ``(B, J, 3)``."""
+    return torch.einsum("jv,bvc->bjc", j_regressor, vertices)
+
+
+def pose_correctives(posedirs: Tensor, rotmats: Tensor) -> Tensor:
+    """SMPL's pose-dependent offsets ``(B, V, 3)`` from ``posedirs (V, 3, 9(J−1))``.
+
+    The features are ``(R_j − I)`` of the non-root joints, flattened row-major.
+    """
+    B = rotmats.shape[0]
+    eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
+    feat = (rotmats[:, 1:] - eye).reshape(B, -1)
+    return torch.einsum("bp,vcp->bvc", feat, posedirs)
+
+
+def forward_kinematics(rotmats: Tensor, joints: Tensor, parents: list[int]) -> tuple[Tensor, Tensor]:
+    """Chain local rotations along the kinematic tree.
+
+    Args:
+        rotmats: ``(B, J, 3, 3)`` local rotations.
+        joints: ``(B, J, 3)`` rest-pose joint centres.
+        parents: parent index per joint (``-1`` for the root); parents precede children.
+
+    Returns:
+        ``posed_joints (B, J, 3)`` and ``skinning transforms (B, J, 4, 4)`` that map rest-pose
+        points to posed points for each joint (``G_j · [I, −j_rest]``).
+    """
+    B, J = joints.shape[:2]
+    rel = joints.clone()
+    rel[:, 1:] = joints[:, 1:] - joints[:, parents[1:]]
+    local = torch.zeros(B, J, 4, 4, dtype=rotmats.dtype, device=rotmats.device)
+    local[..., :3, :3] = rotmats
+    local[..., :3, 3] = rel
+    local[..., 3, 3] = 1.0
+    chain = [local[:, 0]]
+    for j in range(1, J):
+        chain.append(chain[parents[j]] @ local[:, j])
+    world = torch.stack(chain, dim=1)  # (B, J, 4, 4)
+    posed = world[..., :3, 3]
+    skin = world.clone()
+    skin[..., :3, 3] = posed - (world[..., :3, :3] @ joints[..., None])[..., 0]
+    return posed, skin
+
+
+def skin_vertices(vertices: Tensor, weights: Tensor, transforms: Tensor) -> Tensor:
+    """Blend per-joint transforms ``(B, J, 4, 4)`` with ``weights (V, J)`` and apply to ``(B, V, 3)``."""
+    T = torch.einsum("vj,bjrc->bvrc", weights, transforms)
+    return (T[..., :3, :3] @ vertices[..., None])[..., 0] + T[..., :3, 3]
