@@ -110,9 +110,13 @@ def build_config(
     args: argparse.Namespace | None = None,
     file: Path | None = None,
     table: str | None = None,
+    base: T | None = None,
 ) -> T:
-    """Build ``cls`` from defaults < TOML table ``table`` of ``file`` < options present in ``args``."""
+    """Build ``cls`` from ``base`` (or the field defaults) < TOML table ``table`` of ``file`` <
+    options present in ``args``."""
     values: dict[str, Any] = {}
+    if base is not None:
+        values.update({f.name: getattr(base, f.name) for f in dataclasses.fields(cls)})
     if file is not None:
         values.update(load_toml_table(file, table))
     if args is not None:

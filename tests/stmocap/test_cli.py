@@ -1,0 +1,62 @@
+"""The stmocap command: help, version, inspect, and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stmocap.cli import main
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stmocap", *args], capture_output=True, text=True)
+
+
+def test_help_and_version() -> None:
+    out = _run("--help")
+    assert out.returncode == 0 and "inspect" in out.stdout and "version" in out.stdout
+    out = _run("version")
+    assert out.returncode == 0 and out.stdout.startswith("stmocap ")
+    assert "torch" in out.stdout
+
+
+def test_inspect_temporal_tiny_with_options_and_config(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[temporal]\nlstm_hidden = 40\ngamma3_channels = [4, 8]\n")
+    assert main(["inspect", "temporal", "--preset", "tiny", "--config", str(cfg),
+                 "--lstm-layers", "2", "--time", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "LSTM 2×40" in out and "median" in out
+    # LSTM layer: 4h·(in + h) + 8h; in = 64 + 157 then h = 40 → 42,080 + 13,120; head 40·157 + 157.
+    assert "61,637 parameters" in out
+
+
+def test_bad_config_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[temporal]\nlstm_hiden = 3\n")
+    out = _run("inspect", "temporal", "--preset", "tiny", "--config", str(bad))
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "unknown TemporalNetConfig option" in out.stderr
+    out = _run("inspect", "temporal", "--config", str(tmp_path / "missing.toml"))
+    assert out.returncode == 2 and "config file not found" in out.stderr
+
+
+def test_inspect_body(smpl_model_dir: Path) -> None:
+    out = _run("inspect", "body", "--model", str(smpl_model_dir), "--time", "2")
+    assert out.returncode == 0, out.stderr
+    assert "6890 vertices" in out.stdout and "24 joints" in out.stdout
+    out = _run("inspect", "body", "--model", str(smpl_model_dir / "missing"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1 and "smpl.is.tue.mpg.de" in out.stderr
+
+
+@pytest.fixture()
+def smpl_model_dir(tmp_path: Path) -> Path:
+    from stmocap.models.body.synthetic import make_synthetic_body, write_smpl_pickle
+
+    write_smpl_pickle(make_synthetic_body(), tmp_path / "SMPL_NEUTRAL.pkl")
+    return tmp_path
