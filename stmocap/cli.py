@@ -14,6 +14,8 @@ from pathlib import Path
 
 from stmocap._version import __version__
 from stmocap.config import ConfigError, add_dataclass_options, build_config
+from stmocap.engines.base import EngineError
+from stmocap.optional import MissingDependencyError
 
 
 class UserError(Exception):
@@ -128,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=int, default=1, help="bodies per forward pass (default: 1)")
     b.add_argument("--time", type=int, default=10, metavar="N", help="timed forward passes (default: 10)")
     b.set_defaults(func=_cmd_inspect_body)
+
+    from stmocap.commands import bench, export
+
+    export.add_parsers(sub)
+    bench.add_parser(sub)
     return parser
 
 
@@ -139,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args))
-    except (UserError, ConfigError, ValueError) as exc:
+    except (UserError, ConfigError, ValueError, EngineError, MissingDependencyError) as exc:
         print(f"stmocap: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

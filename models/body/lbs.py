@@ -10,10 +10,19 @@ import torch
 from torch import Tensor
 
 
-def shape_vertices(v_template: Tensor, shapedirs: Tensor, betas: Tensor) -> Tensor:
-    """Rest-pose vertices for shape ``betas (B, K)``: ``(V, 3) + (V, 3, K)·β`` → ``(B, V, 3)``."""
+def shape_vertices(v_template: Tensor, shape_basis: Tensor, betas: Tensor) -> Tensor:
+    """Rest-pose vertices for shape ``betas (B, K)`` → ``(B, V, 3)``.
+
+    ``shape_basis (K_max, V·3)`` is SMPL's ``shapedirs (V, 3, K_max)`` laid out as one row per
+    coefficient (see :func:`basis_rows`), so the blend is one matrix product.
+    """
     K = betas.shape[-1]
-    return v_template + torch.einsum("bk,vck->bvc", betas, shapedirs[..., :K])
+    return v_template + (betas @ shape_basis[:K]).unflatten(-1, v_template.shape)
+
+
+def basis_rows(dirs: Tensor) -> Tensor:
+    """SMPL's ``(V, 3, K)`` blend-shape array → ``(K, V·3)`` rows (shape or pose basis)."""
+    return dirs.flatten(0, 1).T.contiguous()
 
 
 def regress_joints(j_regressor: Tensor, vertices: Tensor) -> Tensor:
@@ -21,15 +30,15 @@ def regress_joints(j_regressor: Tensor, vertices: Tensor) -> Tensor:
     return torch.einsum("jv,bvc->bjc", j_regressor, vertices)
 
 
-def pose_correctives(posedirs: Tensor, rotmats: Tensor) -> Tensor:
-    """SMPL's pose-dependent offsets ``(B, V, 3)`` from ``posedirs (V, 3, 9(J−1))``.
+def pose_correctives(pose_basis: Tensor, rotmats: Tensor) -> Tensor:
+    """SMPL's pose-dependent offsets ``(B, V·3)`` from ``pose_basis (9(J−1), V·3)``.
 
     The features are ``(R_j − I)`` of the non-root joints, flattened row-major.
     """
     B = rotmats.shape[0]
     eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
     feat = (rotmats[:, 1:] - eye).reshape(B, -1)
-    return torch.einsum("bp,vcp->bvc", feat, posedirs)
+    return feat @ pose_basis
 
 
 def forward_kinematics(rotmats: Tensor, joints: Tensor, parents: list[int]) -> tuple[Tensor, Tensor]:

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import torch
 from stmocap.models.body.lbs import (
+    basis_rows,
     forward_kinematics,
     pose_correctives,
     regress_joints,
@@ -72,16 +73,16 @@ class LBSBody(BodyModel):
             return torch.as_tensor(x, dtype=dtype)
 
         self.register_buffer("v_template", buf(data.v_template))
-        self.register_buffer("shapedirs", buf(data.shapedirs))
-        self.register_buffer("posedirs", buf(data.posedirs))
+        self.register_buffer("shape_basis", basis_rows(buf(data.shapedirs)))
+        self.register_buffer("pose_basis", basis_rows(buf(data.posedirs)))
         self.register_buffer("j_regressor", buf(data.j_regressor))
         self.register_buffer("weights", buf(data.weights))
 
     def forward(self, rotmats: Tensor, betas: Tensor, transl: Tensor | None = None) -> BodyOutput:
         self._check(rotmats, betas)
-        v_shaped = shape_vertices(self.v_template, self.shapedirs, betas)
+        v_shaped = shape_vertices(self.v_template, self.shape_basis, betas)
         rest_joints = regress_joints(self.j_regressor, v_shaped)
-        v_posed = v_shaped + pose_correctives(self.posedirs, rotmats)
+        v_posed = v_shaped + pose_correctives(self.pose_basis, rotmats).unflatten(-1, v_shaped.shape[1:])
         joints, transforms = forward_kinematics(rotmats, rest_joints, self.parents)
         verts = skin_vertices(v_posed, self.weights, transforms)
         if transl is not None:

@@ -1,0 +1,1 @@
+"""One engine interface over TensorRT, TensorRT-RTX, ONNX Runtime and PyTorch backends."""

@@ -1,0 +1,1 @@
+"""Export: PyTorch → ONNX (with parity checks) → TensorRT / TensorRT-RTX engines."""

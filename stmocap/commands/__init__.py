@@ -1,0 +1,1 @@
+"""Implementations of the stmocap subcommands (one module per group)."""

@@ -1,0 +1,186 @@
+"""``stmocap bench --engines …``: time each model on each backend side by side."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import shlex
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from stmocap.evaluation.timing import TimingStats, time_calls
+
+START, END = "<!-- stmocap-bench:engines:start -->", "<!-- stmocap-bench:engines:end -->"
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    model: str
+    preset: str
+    backend: str
+    precision: str
+    device: str
+    batch: int
+    stats: TimingStats
+    rel_err: float | None  # max |out − torch out| / max |torch out| over outputs, same feed
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    text = f"{cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    if torch.cuda.is_available():
+        text += f", GPU {torch.cuda.get_device_name(0)}"
+    return text
+
+
+def _open_engine(backend: str, built, args: argparse.Namespace, workdir: Path):  # type: ignore[no-untyped-def]
+    from stmocap.engines.torch_backend import TorchEngine
+
+    precision = "fp16" if args.fp16 else "fp32"
+    if backend == "torch":
+        return TorchEngine(built.module, list(built.inputs), list(built.outputs), device=args.device,
+                           fp16=args.fp16, cuda_graphs=args.cuda_graphs)
+    from stmocap.export.onnx_export import OnnxOptions, export_onnx
+
+    onnx_path = workdir / f"{built.name}-{built.preset}.{precision}.onnx"
+    if not onnx_path.is_file():
+        export_onnx(built, onnx_path, OnnxOptions(precision=precision))
+    if backend == "onnxruntime":
+        from stmocap.engines.onnxruntime_backend import OnnxRuntimeEngine
+
+        return OnnxRuntimeEngine(onnx_path, provider="cuda" if args.device.startswith("cuda") else "cpu")
+    from stmocap.engines.tensorrt_backend import TensorRTEngine
+    from stmocap.export.tensorrt_build import BuildOptions, build_engine
+
+    b = args.batch
+    engine = build_engine(onnx_path, BuildOptions(library=backend, precision=precision, min_batch=1,
+                                                  opt_batch=b, max_batch=max(b, 16)))
+    return TensorRTEngine(engine, library=backend)
+
+
+def run_bench(args: argparse.Namespace) -> list[BenchRow]:
+    from stmocap.engines.base import EngineError
+    from stmocap.export.catalog import CATALOG, build_model
+
+    backends = [b.strip() for b in args.engines.split(",") if b.strip()]
+    names = sorted(CATALOG) if args.model == "all" else [args.model]
+    rows = []
+    cuda = args.device.startswith("cuda")
+    with tempfile.TemporaryDirectory() as tmp:
+        wanted = [p.strip() for p in args.preset.split(",") if p.strip()]
+        jobs = []
+        for name in names:
+            have = CATALOG[name].presets
+            jobs += [(name, p) for p in wanted if p in have] or [(name, have[0])]
+        for name, preset in jobs:
+            built = build_model(name, preset)
+            reference: dict[str, torch.Tensor] | None = None
+            for backend in backends:
+                try:
+                    engine = _open_engine(backend, built, args, Path(tmp))
+                except EngineError as exc:
+                    print(f"skip {name}-{preset} on {backend}: {exc}", file=sys.stderr)
+                    continue
+                with engine:
+                    feed = engine.example_feed({"batch": args.batch})
+
+                    def call(engine=engine, feed=feed) -> None:
+                        engine(feed)
+                        if cuda:
+                            torch.cuda.synchronize()
+
+                    stats = time_calls(call, calls=args.calls, warmup=args.warmup)
+                    outputs = {k: v.detach().float().cpu() for k, v in engine(feed).items()}
+                rel_err = None
+                if backend == "torch":
+                    reference = outputs
+                elif reference is not None:
+                    rel_err = max(float((outputs[k] - r).abs().max() / r.abs().max().clamp_min(1e-12))
+                                  for k, r in reference.items())
+                device = args.device + (" +graphs" if args.cuda_graphs and backend == "torch" else "")
+                rows.append(BenchRow(name, preset, backend, "fp16" if args.fp16 else "fp32", device,
+                                     args.batch, stats, rel_err))
+                print(f"{name}-{preset} {backend:<13} {stats.line()}", file=sys.stderr)
+    return rows
+
+
+def to_markdown(rows: list[BenchRow], command: str, weights: str = "random-weights") -> str:
+    when = dt.date.today().isoformat()
+    lines = [f"Measured {when} on {machine_description()} ({weights}).", "",
+             f"Command: `{command}`", "",
+             "| model | backend | precision | device | batch | median ms | p95 ms | vs first "
+             "| rel. error vs torch |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    first: dict[tuple[str, str], float] = {}
+    for r in rows:
+        key = (r.model, r.preset)
+        base = first.setdefault(key, r.stats.median_ms)
+        lines.append(f"| {r.model}-{r.preset} | {r.backend} | {r.precision} | {r.device} | {r.batch} "
+                     f"| {r.stats.median_ms:.2f} | {r.stats.p95_ms:.2f} | "
+                     f"{r.stats.median_ms / base:.2f}× | "
+                     f"{'—' if r.rel_err is None else f'{r.rel_err:.1e}'} |")
+    return "\n".join(lines)
+
+
+def write_section(path: Path, body: str) -> None:
+    """Replace the text between the bench markers in ``path`` (append the section if absent)."""
+    text = path.read_text() if path.is_file() else "# Benchmarks\n"
+    block = f"{START}\n{body}\n{END}"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        text = head + block + tail
+    else:
+        heading = "## Engines side by side (`stmocap bench --engines`)"
+        text = text.rstrip("\n") + f"\n\n{heading}\n\n{block}\n"
+    path.write_text(text)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = run_bench(args)
+    if not rows:
+        raise ValueError("no backend could run; see the messages above")
+    command = "stmocap " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    table = to_markdown(rows, command)
+    print(table)
+    if args.markdown:
+        write_section(args.markdown, table)
+        print(f"wrote the table to {args.markdown}", file=sys.stderr)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench", help="time models on several engine backends side by side",
+        description="Time each catalogue model on each backend (median and p95 after warm-up). "
+                    "Weights are random (speed does not depend on them).")
+    p.add_argument("--engines", default="torch,onnxruntime",
+                   help="comma list of torch, onnxruntime, tensorrt, tensorrt-rtx "
+                        "(default: torch,onnxruntime)")
+    p.add_argument("--model", default="all", help="catalogue name or all (default: all)")
+    p.add_argument("--preset", default="tiny",
+                   help="comma list of size presets, used where a model has them (default: tiny)")
+    p.add_argument("--batch", type=int, default=1, help="batch (tracks) per call (default: 1)")
+    p.add_argument("--calls", type=int, default=50, help="timed calls (default: 50)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed calls first (default: 5)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--fp16", action="store_true", help="half precision (fp16 ONNX / engines)")
+    p.add_argument("--cuda-graphs", action="store_true", help="torch backend: replay CUDA graphs")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    p.add_argument("--markdown", type=Path, help="write the table into this Markdown file "
+                                                 "(e.g. docs/benchmarks.md)")
+    p.set_defaults(func=cmd_bench)

@@ -1,0 +1,52 @@
+"""stmocap export / engines / bench end to end (subprocesses, real files)."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _run(*args: str, env_cache: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stmocap", *args], capture_output=True, text=True)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt_rtx_bindings") is None,
+                    reason="tensorrt-rtx not installed")
+def test_export_builds_onnx_and_rtx_engine_then_lists_it(tmp_path: Path) -> None:
+    out = _run("export", "--model", "body", "--to", "onnx,tensorrt-rtx", "--out", str(tmp_path),
+               "--cache", str(tmp_path / "cache"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert "parity vs torch: worst relative error" in out.stdout
+    assert (tmp_path / "body-default.fp32.onnx").is_file()
+    assert (tmp_path / "body-default.fp32.onnx.meta.json").is_file()
+    listed = _run("engines", "--cache", str(tmp_path / "cache"))
+    assert listed.returncode == 0 and "body-default tensorrt-rtx fp32" in listed.stdout
+
+
+def test_export_errors_are_one_line(tmp_path: Path) -> None:
+    out = _run("export", "--model", "nope", "--out", str(tmp_path))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "unknown model" in out.stderr
+    out = _run("export", "--model", "temporal", "--to", "onnx,coreml", "--out", str(tmp_path))
+    assert out.returncode == 2 and "--to takes" in out.stderr
+    out = _run("export", "--model", "temporal", "--checkpoint", str(tmp_path / "missing.pt"),
+               "--out", str(tmp_path), "--quiet")
+    assert out.returncode == 2 and "temporal checkpoint not found" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_bench_writes_markdown_section(tmp_path: Path) -> None:
+    md = tmp_path / "bench.md"
+    md.write_text("# Benchmarks\n\nkept text\n")
+    for _ in range(2):  # the second run replaces the section instead of appending
+        out = _run("bench", "--model", "temporal", "--engines", "torch,onnxruntime", "--calls", "3",
+                   "--warmup", "1", "--markdown", str(md))
+        assert out.returncode == 0, out.stderr
+    text = md.read_text()
+    assert text.count("stmocap-bench:engines:start") == 1 and "kept text" in text
+    assert "| temporal-tiny | onnxruntime | fp32 | cpu | 1 |" in text
+    row = next(line for line in text.splitlines() if "| onnxruntime |" in line)
+    assert float(row.split("|")[-2]) < 1e-4  # ONNX Runtime output matches torch on the same feed
