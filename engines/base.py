@@ -88,6 +88,7 @@ class Engine(ABC):
     def __init__(self, inputs: list[TensorSpec], outputs: list[TensorSpec]) -> None:
         self.inputs = list(inputs)
         self.outputs = list(outputs)
+        self.model: Any = None  # the catalogue model (BuiltModel) when opened by engines.factory
         self._closed = False
 
     def check_feed(self, feed: Mapping[str, Any]) -> dict[str, int]:

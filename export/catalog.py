@@ -13,7 +13,11 @@ from typing import Any
 
 from stmocap.engines.artifact import sha256_file
 from stmocap.engines.base import TensorSpec
+import torch
 from torch import Tensor, nn
+
+
+RANDOM_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,11 @@ def _build_temporal(preset: str, checkpoint: Path | None) -> BuiltModel:
         net = load_checkpoint(checkpoint)
         source = sha256_file(checkpoint)
     else:
-        net = TemporalNet(PRESETS[preset]).eval()
-        source = "random-weights"
+        # Seeded, so "random weights" are the same tensors in every process and cache entry.
+        with torch.random.fork_rng():
+            torch.manual_seed(RANDOM_SEED)
+            net = TemporalNet(PRESETS[preset]).eval()
+        source = f"random-weights-seed{RANDOM_SEED}"
     c = net.cfg
     W = c.window
     inputs = (

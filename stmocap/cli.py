@@ -131,8 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--time", type=int, default=10, metavar="N", help="timed forward passes (default: 10)")
     b.set_defaults(func=_cmd_inspect_body)
 
-    from stmocap.commands import bench, export
+    from stmocap.commands import bench, export, run
 
+    run.add_parsers(sub)
     export.add_parsers(sub)
     bench.add_parser(sub)
     return parser
@@ -144,9 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
+    from stmocap.realtime.graph import GraphError
+    from stmocap.realtime.security import SecurityError
+    from stmocap.realtime.sources import SourceError
+
+    expected = (UserError, ConfigError, ValueError, EngineError, MissingDependencyError,
+                SourceError, GraphError, SecurityError, TimeoutError)
     try:
         return int(args.func(args))
-    except (UserError, ConfigError, ValueError, EngineError, MissingDependencyError) as exc:
+    except expected as exc:
         print(f"stmocap: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -45,34 +45,10 @@ def machine_description() -> str:
     return text
 
 
-def _open_engine(backend: str, built, args: argparse.Namespace, workdir: Path):  # type: ignore[no-untyped-def]
-    from stmocap.engines.torch_backend import TorchEngine
-
-    precision = "fp16" if args.fp16 else "fp32"
-    if backend == "torch":
-        return TorchEngine(built.module, list(built.inputs), list(built.outputs), device=args.device,
-                           fp16=args.fp16, cuda_graphs=args.cuda_graphs)
-    from stmocap.export.onnx_export import OnnxOptions, export_onnx
-
-    onnx_path = workdir / f"{built.name}-{built.preset}.{precision}.onnx"
-    if not onnx_path.is_file():
-        export_onnx(built, onnx_path, OnnxOptions(precision=precision))
-    if backend == "onnxruntime":
-        from stmocap.engines.onnxruntime_backend import OnnxRuntimeEngine
-
-        return OnnxRuntimeEngine(onnx_path, provider="cuda" if args.device.startswith("cuda") else "cpu")
-    from stmocap.engines.tensorrt_backend import TensorRTEngine
-    from stmocap.export.tensorrt_build import BuildOptions, build_engine
-
-    b = args.batch
-    engine = build_engine(onnx_path, BuildOptions(library=backend, precision=precision, min_batch=1,
-                                                  opt_batch=b, max_batch=max(b, 16)))
-    return TensorRTEngine(engine, library=backend)
-
-
 def run_bench(args: argparse.Namespace) -> list[BenchRow]:
     from stmocap.engines.base import EngineError
-    from stmocap.export.catalog import CATALOG, build_model
+    from stmocap.engines.factory import open_model_engine
+    from stmocap.export.catalog import CATALOG
 
     backends = [b.strip() for b in args.engines.split(",") if b.strip()]
     names = sorted(CATALOG) if args.model == "all" else [args.model]
@@ -85,11 +61,13 @@ def run_bench(args: argparse.Namespace) -> list[BenchRow]:
             have = CATALOG[name].presets
             jobs += [(name, p) for p in wanted if p in have] or [(name, have[0])]
         for name, preset in jobs:
-            built = build_model(name, preset)
             reference: dict[str, torch.Tensor] | None = None
             for backend in backends:
                 try:
-                    engine = _open_engine(backend, built, args, Path(tmp))
+                    engine = open_model_engine(name, preset, backend=backend, device=args.device,
+                                               precision="fp16" if args.fp16 else "fp32",
+                                               cuda_graphs=args.cuda_graphs and backend == "torch",
+                                               max_batch=max(args.batch, 16), cache=Path(tmp))
                 except EngineError as exc:
                     print(f"skip {name}-{preset} on {backend}: {exc}", file=sys.stderr)
                     continue

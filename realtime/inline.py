@@ -1,0 +1,33 @@
+"""The same stages in one plain loop, without ZeroMQ between them (for overhead measurements)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stmocap.realtime.messages import Message
+from stmocap.realtime.pipeline import STAGES, PipelineConfig, build_stage
+from stmocap.realtime.sources import open_source
+from stmocap.realtime.stages.base import EOS, run_chain
+
+
+def run_inline(cfg: PipelineConfig) -> dict[str, Any]:
+    """Run every stage in this thread, frame after frame; returns the publisher's final stats and
+    its per-frame records."""
+    stages = [build_stage(n, cfg, keep_records=True) for n in STAGES if n != "source"]
+    try:
+        with open_source(cfg.source) as src:
+            last = -1
+            for frame in src:
+                msg = Message(kind="frame", seq=frame.index, stream="main",
+                              t_capture_ns=frame.t_capture_ns, arrays={"image": frame.image},
+                              meta={"fps": src.fps, "dropped": src.dropped})
+                run_chain(stages, msg.stamp("source"))
+                last = frame.index
+                if cfg.graph.frames and frame.index + 1 >= cfg.graph.frames:
+                    break
+            run_chain(stages, Message(kind=EOS, seq=last + 1))
+        publisher = stages[-1]
+        return {"stats": publisher.stats.summary(), "records": publisher.stats.records}
+    finally:
+        for s in stages:
+            s.close()

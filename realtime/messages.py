@@ -1,0 +1,110 @@
+"""Wire format of every message in the graph and on the public sockets.
+
+A message is a ZeroMQ multipart: ``[header, buffer_0, buffer_1, …]`` (public PUB sockets put a topic
+frame first). The header is a msgpack map:
+
+``v`` schema version, ``kind``, ``stream``, ``seq`` (frame number; gaps = drops), ``track``,
+``t_capture_ns`` (``time.monotonic_ns()`` at capture, same host), ``stamps`` (stage → monotonic ns
+when the stage finished), ``arrays`` (``[name, dtype, shape]`` per buffer, in order) and ``meta``
+(small msgpack values). Buffers are raw C-contiguous array bytes, sent without copying.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+import numpy as np
+
+SCHEMA_VERSION = 1
+DTYPES = frozenset({"uint8", "int32", "int64", "float16", "float32", "float64", "bool"})
+MAX_DIMS = 8
+
+
+class MessageError(ValueError):
+    """A received message does not follow the wire format (it is counted and dropped)."""
+
+
+@dataclass
+class Message:
+    """One unit of data flowing through the graph (see the module docstring for the fields)."""
+
+    kind: str
+    seq: int = 0
+    stream: str = "default"
+    track: int = -1
+    t_capture_ns: int = 0
+    stamps: dict[str, int] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def stamp(self, stage: str) -> Message:
+        """Record that ``stage`` finished with this message now (monotonic clock)."""
+        self.stamps[stage] = time.monotonic_ns()
+        return self
+
+    def derive(self, kind: str, arrays: dict[str, np.ndarray] | None = None,
+               meta: dict[str, Any] | None = None, **changes: Any) -> Message:
+        """A new message of ``kind`` that keeps this one's identity, timing and stamps."""
+        fields = {"seq": self.seq, "stream": self.stream, "track": self.track,
+                  "t_capture_ns": self.t_capture_ns, "stamps": dict(self.stamps)}
+        fields.update(changes)
+        return Message(kind=kind, arrays=arrays or {}, meta=meta or {}, **fields)
+
+
+def encode(msg: Message) -> list[bytes | memoryview]:
+    """Message → multipart frames (arrays become zero-copy buffers)."""
+    specs, buffers = [], []
+    for name, arr in msg.arrays.items():
+        a = np.ascontiguousarray(arr)
+        if a.dtype.name not in DTYPES:
+            raise MessageError(f"array '{name}' has unsupported dtype {a.dtype.name}")
+        specs.append([name, a.dtype.name, list(a.shape)])
+        buffers.append(memoryview(a).cast("B") if a.size else b"")
+    header = {"v": SCHEMA_VERSION, "kind": msg.kind, "stream": msg.stream, "seq": msg.seq,
+              "track": msg.track, "t_capture_ns": msg.t_capture_ns, "stamps": msg.stamps,
+              "arrays": specs, "meta": msg.meta}
+    return [msgpack.packb(header, use_bin_type=True), *buffers]
+
+
+def _check_header(h: Any, n_buffers: int) -> None:
+    if not isinstance(h, dict):
+        raise MessageError("header is not a map")
+    if h.get("v") != SCHEMA_VERSION:
+        raise MessageError(f"schema version {h.get('v')!r}, expected {SCHEMA_VERSION}")
+    for key, typ in (("kind", str), ("stream", str), ("seq", int), ("track", int),
+                     ("t_capture_ns", int), ("stamps", dict), ("arrays", list), ("meta", dict)):
+        if not isinstance(h.get(key), typ):
+            raise MessageError(f"header field '{key}' missing or not {typ.__name__}")
+    if len(h["arrays"]) != n_buffers:
+        raise MessageError(f"header lists {len(h['arrays'])} arrays but {n_buffers} buffers came")
+
+
+def decode(frames: Sequence[bytes | memoryview | Any]) -> Message:
+    """Multipart frames → Message; raises :class:`MessageError` for anything malformed."""
+    if not frames:
+        raise MessageError("empty multipart message")
+    raw = [f.buffer if hasattr(f, "buffer") else f for f in frames]
+    try:
+        header = msgpack.unpackb(raw[0], raw=False, strict_map_key=False)
+    except Exception as exc:  # msgpack raises several types for garbage
+        raise MessageError(f"header is not msgpack ({type(exc).__name__})") from exc
+    _check_header(header, len(raw) - 1)
+    arrays = {}
+    for spec, buf in zip(header["arrays"], raw[1:], strict=True):
+        if not (isinstance(spec, list) and len(spec) == 3):
+            raise MessageError("array spec must be [name, dtype, shape]")
+        name, dtype, shape = spec
+        if dtype not in DTYPES or not isinstance(shape, list) or len(shape) > MAX_DIMS or \
+                not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise MessageError(f"bad array spec {spec!r}")
+        expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        if len(memoryview(buf)) != expected:
+            raise MessageError(f"array '{name}' has {len(memoryview(buf))} bytes, spec needs {expected}")
+        arrays[name] = np.frombuffer(buf, dtype=dtype).reshape(shape)
+    return Message(kind=header["kind"], seq=header["seq"], stream=header["stream"],
+                   track=header["track"], t_capture_ns=header["t_capture_ns"],
+                   stamps=header["stamps"], arrays=arrays, meta=header["meta"])

@@ -1,0 +1,143 @@
+"""What a run is made of: one frozen config per stage, and the factory that builds stages.
+
+The config is picklable so each worker process builds its own stages (engines included) from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from stmocap.realtime.sources import SourceConfig
+from stmocap.realtime.stages.base import Stage
+from stmocap.realtime.stages.body import CameraConfig
+from stmocap.realtime.stages.publish import PublishConfig
+from stmocap.realtime.windows import WindowPlan
+
+STAGES = ("source", "detect", "perframe", "window", "temporal", "stitch", "body", "publish")
+DEFAULT_PLACEMENT = "source|detect,perframe,window,temporal,stitch,body,publish"
+
+
+@dataclass(frozen=True)
+class PerFrameConfig:
+    """The per-frame model."""
+
+    profile: Literal["replay"] = field(default="replay", metadata={
+        "help": "replay: per-frame estimates recorded in --estimates"})
+    estimates: Path | None = field(default=None, metadata={
+        "help": ".npz with pose_6d (N,24,6), betas (N,10), cam (N,3) [, feats] per frame"})
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    """The temporal model run on every window."""
+
+    temporal: Literal["none", "net"] = field(default="none", metadata={
+        "help": "none: overlap averaging of per-frame estimates; net: the paper's temporal network"})
+    preset: str = field(default="tiny", metadata={"help": "temporal network size without a checkpoint"})
+    checkpoint: Path | None = field(default=None, metadata={"help": "temporal network checkpoint"})
+    engine: str = field(default="torch", metadata={
+        "help": "backend for every model: torch, onnxruntime, tensorrt, tensorrt-rtx"})
+    device: str = field(default="cpu", metadata={"help": "cpu or cuda"})
+    precision: Literal["fp32", "fp16"] = field(default="fp32", metadata={"help": "fp32 or fp16"})
+
+
+@dataclass(frozen=True)
+class BodyConfig:
+    """The body model."""
+
+    smpl: Path | None = field(default=None, metadata={
+        "help": "SMPL_NEUTRAL.pkl or its folder (default: the built-in body)"})
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """Which stages share a process, and how processes connect."""
+
+    placement: str = field(default=DEFAULT_PLACEMENT, metadata={
+        "help": "processes separated by |, stages by commas, in data-flow order"})
+    transport: Literal["ipc", "tcp"] = field(default="ipc", metadata={
+        "help": "between processes: ipc (Unix sockets) or tcp (loopback)"})
+    hwm: int = field(default=2, metadata={"help": "messages queued between processes"})
+    frames: int = field(default=0, metadata={"help": "stop after this many frames (0: all)"})
+    wait_subscribers: int = field(default=0, metadata={
+        "help": "hold the stream until this many subscribers have connected"})
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything a run needs."""
+
+    source: SourceConfig = field(default_factory=SourceConfig)
+    plan: WindowPlan = field(default_factory=WindowPlan)
+    perframe: PerFrameConfig = field(default_factory=PerFrameConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    body: BodyConfig = field(default_factory=BodyConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+
+
+def parse_placement(text: str) -> list[list[str]]:
+    """``"source|detect,perframe"`` → ``[["source"], ["detect", "perframe"]]``, checked."""
+    groups = [[s.strip() for s in g.split(",") if s.strip()] for g in text.split("|")]
+    flat = [s for g in groups for s in g]
+    if flat != list(STAGES) or any(not g for g in groups):
+        raise ValueError(f"placement must list {', '.join(STAGES)} in this order, split into "
+                         f"processes by '|'; got {text!r}")
+    return groups
+
+
+def build_stage(name: str, cfg: PipelineConfig,
+                report: Callable[[dict[str, Any]], None] | None = None,
+                keep_records: bool = False) -> Stage:
+    """Construct stage ``name`` (not ``source``, which is a loop, not a stage)."""
+    if name == "detect":
+        from stmocap.realtime.stages.detect import FullFrameDetector
+
+        return FullFrameDetector()
+    if name == "perframe":
+        from stmocap.realtime.stages.perframe import ReplayEstimates
+
+        if cfg.perframe.estimates is None:
+            raise ValueError("the replay profile needs --estimates FILE.npz (per-frame pose_6d, "
+                             "betas, cam)")
+        return ReplayEstimates(cfg.perframe.estimates)
+    if name == "window":
+        from stmocap.realtime.stages.window import WindowStage
+
+        return WindowStage(cfg.plan)
+    if name == "temporal":
+        from stmocap.realtime.stages.temporal import TemporalStage
+
+        t = cfg.temporal
+        if t.temporal == "none":
+            return TemporalStage(None)
+        from stmocap.engines.factory import open_model_engine
+
+        engine = open_model_engine("temporal", t.preset, t.checkpoint, t.engine, t.device,
+                                   t.precision)
+        window = engine.inputs[0].shape[1]
+        if window != cfg.plan.window:
+            raise ValueError(f"the temporal network takes {window}-frame windows but --window is "
+                             f"{cfg.plan.window}")
+        return TemporalStage(engine)
+    if name == "stitch":
+        from stmocap.realtime.stages.stitch import StitchStage
+
+        return StitchStage(cfg.plan)
+    if name == "body":
+        from stmocap.engines.factory import open_model_engine
+        from stmocap.realtime.stages.body import BodyStage
+
+        t = cfg.temporal
+        engine = open_model_engine("body", None, cfg.body.smpl, t.engine, t.device, t.precision)
+        return BodyStage(engine, engine.model.module.body.faces, cfg.camera)
+    if name == "publish":
+        from stmocap.realtime.stages.publish import PublishStage
+
+        return PublishStage(cfg.publish, report, keep_records,
+                            wait_subscribers=cfg.graph.wait_subscribers)
+    raise ValueError(f"unknown stage {name!r}")

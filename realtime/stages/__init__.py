@@ -1,0 +1,1 @@
+"""Graph stages: one class per step of the data flow (architecture §3)."""

@@ -1,0 +1,76 @@
+"""Stitch stage: overlap averaging per track with lookahead; one ``params`` message per final frame.
+
+Frames come out in order per track, each carrying the identity and timing of the frame it
+describes (so capture→publish latency includes the lookahead wait). ``params`` arrays:
+``rotmats (J, 3, 3)``, ``betas (B,)``, ``cam (3,)``, ``box (4,)``; ``meta`` keeps the frame's
+(``image_size`` …) and adds ``windows`` (how many were averaged).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from stmocap.realtime.messages import Message
+from stmocap.realtime.stages.base import Stage
+from stmocap.realtime.stitching import StitchedFrame, StreamingStitcher, WindowParams
+from stmocap.realtime.windows import WindowPlan
+
+
+@dataclass
+class _TrackState:
+    stitcher: StreamingStitcher
+    frames: dict[int, tuple[Message, np.ndarray]] = field(default_factory=dict)  # local → (msg, box)
+
+
+class StitchStage(Stage):
+    name = "stitch"
+    consumes = ("windows",)
+    produces = ("params",)
+
+    def __init__(self, plan: WindowPlan, num_betas: int = 10) -> None:
+        self.plan = plan
+        self.num_betas = num_betas
+        self.tracks: dict[int, _TrackState] = {}
+
+    def _emit(self, tid: int, state: _TrackState, done: list[StitchedFrame]) -> list[Message]:
+        out = []
+        for f in done:
+            src, box = state.frames.pop(f.index)
+            lin = f.linear.numpy()
+            out.append(src.derive(
+                "params",
+                {"rotmats": f.rotations.numpy().astype(np.float32),
+                 "betas": lin[: self.num_betas].astype(np.float32),
+                 "cam": lin[self.num_betas:].astype(np.float32), "box": box},
+                {**src.meta, "windows": f.num_windows},
+                track=tid))
+        return out
+
+    def process(self, msg: Message) -> list[Message]:
+        a = msg.arrays
+        out: list[Message] = []
+        frame_tracks = [int(t) for t in a["track_ids"]]
+        for row, tid in enumerate(frame_tracks):
+            state = self.tracks.setdefault(tid, _TrackState(StreamingStitcher(self.plan)))
+            state.frames[int(a["frame_local"][row])] = (msg, a["boxes"][row].copy())
+        windows: dict[int, list[tuple[int, WindowParams, bool]]] = {}
+        for k, tid in enumerate(a["win_track"]):
+            params = WindowParams(torch.from_numpy(a["win_rot"][k]), torch.from_numpy(a["win_lin"][k]))
+            windows.setdefault(int(tid), []).append((int(a["win_start"][k]), params,
+                                                     bool(a["win_tail"][k])))
+        for row, tid in enumerate(frame_tracks):
+            state = self.tracks[tid]
+            regular = [(s, p) for s, p, tail in windows.get(tid, []) if not tail]
+            if regular:
+                for start, params in regular:
+                    out += self._emit(tid, state, state.stitcher.push(start, params))
+            else:
+                out += self._emit(tid, state, state.stitcher.advance(int(a["frame_local"][row])))
+        for tid, length in zip(a["ended_tracks"], a["ended_len"], strict=True):
+            state = self.tracks.pop(int(tid))
+            tails = {s: p for s, p, tail in windows.get(int(tid), []) if tail}
+            out += self._emit(int(tid), state, state.stitcher.finish(int(length), tails))
+        return out

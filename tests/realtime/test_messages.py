@@ -1,0 +1,78 @@
+"""Wire format: round trips through real ZeroMQ sockets, and rejection of malformed input."""
+
+from __future__ import annotations
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+
+from stmocap.realtime.messages import SCHEMA_VERSION, Message, MessageError, decode, encode
+
+
+def _msg() -> Message:
+    return Message(
+        kind="frame", seq=7, stream="cam0", track=2, t_capture_ns=123,
+        arrays={"image": np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3),
+                "pose": np.random.default_rng(0).normal(size=(24, 6)).astype(np.float32),
+                "empty": np.zeros((0, 4), np.float32)},
+        meta={"fps": 30.0, "size": [640, 480]},
+    ).stamp("source")
+
+
+def test_round_trip_over_push_pull() -> None:
+    ctx = zmq.Context.instance()
+    pull = ctx.socket(zmq.PULL)
+    port = pull.bind_to_random_port("tcp://127.0.0.1")
+    push = ctx.socket(zmq.PUSH)
+    push.connect(f"tcp://127.0.0.1:{port}")
+    try:
+        sent = _msg()
+        push.send_multipart(encode(sent), copy=False)
+        got = decode(pull.recv_multipart(copy=False))
+    finally:
+        push.close(0)
+        pull.close(0)
+    assert (got.kind, got.seq, got.stream, got.track, got.t_capture_ns) == ("frame", 7, "cam0", 2, 123)
+    assert got.meta == sent.meta and got.stamps == sent.stamps
+    for name, arr in sent.arrays.items():
+        np.testing.assert_array_equal(got.arrays[name], arr)
+        assert got.arrays[name].dtype == arr.dtype
+
+
+def test_derive_keeps_identity_and_stamps() -> None:
+    m = _msg()
+    d = m.derive("estimate", {"x": np.ones(1, np.float32)}, seq=9)
+    assert (d.kind, d.seq, d.stream, d.t_capture_ns) == ("estimate", 9, "cam0", 123)
+    assert d.stamps == m.stamps and d.stamps is not m.stamps
+
+
+def _header(**over) -> bytes:  # type: ignore[no-untyped-def]
+    h = {"v": SCHEMA_VERSION, "kind": "frame", "stream": "s", "seq": 0, "track": 0,
+         "t_capture_ns": 0, "stamps": {}, "arrays": [["a", "float32", [2]]], "meta": {}}
+    h.update(over)
+    return msgpack.packb(h)
+
+
+@pytest.mark.parametrize(
+    ("frames", "match"),
+    [
+        ([], "empty"),
+        ([b"\xc1garbage"], "not msgpack"),
+        ([msgpack.packb([1, 2])], "not a map"),
+        ([_header(v=99), b"\0" * 8], "schema version"),
+        ([_header(seq="x"), b"\0" * 8], "'seq'"),
+        ([_header()], "1 arrays but 0 buffers"),
+        ([_header(), b"\0" * 7], "has 7 bytes"),
+        ([_header(arrays=[["a", "object", [2]]]), b"\0" * 8], "bad array spec"),
+        ([_header(arrays=[["a", "float32", [-2]]]), b"\0" * 8], "bad array spec"),
+    ],
+)
+def test_malformed_messages_are_rejected(frames: list, match: str) -> None:
+    with pytest.raises(MessageError, match=match):
+        decode(frames)
+
+
+def test_unsupported_dtype_is_refused_on_send() -> None:
+    with pytest.raises(MessageError, match="unsupported dtype"):
+        encode(Message(kind="x", arrays={"o": np.array([object()])}))
