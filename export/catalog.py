@@ -11,11 +11,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from stmocap.engines.artifact import sha256_file
 from stmocap.engines.base import TensorSpec
-import torch
 from torch import Tensor, nn
-
 
 RANDOM_SEED = 0
 

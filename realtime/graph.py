@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
-
 from stmocap.realtime.pipeline import PipelineConfig, parse_placement
 from stmocap.realtime.worker import WorkerSpec, worker_entry
 

@@ -8,6 +8,7 @@ stream drains every process) and exit if their parent disappears.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import zmq
-
 from stmocap.realtime.messages import Message, MessageError, decode, encode
 from stmocap.realtime.pipeline import PipelineConfig, build_stage
 from stmocap.realtime.stages.base import EOS, Stage
@@ -40,7 +40,7 @@ class WorkerSpec:
         return f"worker {self.index} ({','.join(self.stages)})"
 
 
-class StageFailure(Exception):
+class StageError(Exception):
     def __init__(self, stage: str, exc: BaseException) -> None:
         super().__init__(f"{stage}: {type(exc).__name__}: {exc}")
         self.stage = stage
@@ -52,7 +52,7 @@ def _run_chain(stages: list[Stage], msg: Message) -> list[Message]:
         try:
             batch = [out for m in batch for out in stage.handle(m)]
         except Exception as exc:
-            raise StageFailure(stage.name, exc) from exc
+            raise StageError(stage.name, exc) from exc
     return batch
 
 
@@ -84,7 +84,7 @@ class _Worker:
                     name, self.cfg, report=lambda s: self.event("stats", stats=s),
                     keep_records=self.spec.keep_records))
             except Exception as exc:
-                raise StageFailure(name, exc) from exc
+                raise StageError(name, exc) from exc
         hwm = self.cfg.graph.hwm
         if self.spec.inbound:
             self.inp = self.ctx.socket(zmq.PULL)
@@ -100,9 +100,6 @@ class _Worker:
         if self.out is None:
             return True
         for m in msgs:
-            rejected = dict(m.meta.get("rejected") or {})
-            rejected[str(self.spec.index)] = self.rejected
-            m.meta["rejected"] = rejected
             frames = encode(m)
             if block:
                 self.out.send_multipart(frames, copy=False)
@@ -157,6 +154,10 @@ class _Worker:
             except MessageError:
                 self.rejected += 1
                 continue
+            # Every message carries each worker's count of rejected input, for the stats.
+            rejected = dict(msg.meta.get("rejected") or {})
+            rejected[str(self.spec.index)] = self.rejected
+            msg.meta["rejected"] = rejected
             outs = _run_chain(self.stages, msg)
             self.send(outs)
             if msg.kind == EOS:
@@ -178,7 +179,7 @@ class _Worker:
                 if self.stop.is_set() or self.orphaned():
                     break
             return 0
-        except StageFailure as exc:
+        except StageError as exc:
             self.event("error", stage=exc.stage, error=str(exc), trace=traceback.format_exc())
             return 1
         except Exception as exc:  # source errors and anything unexpected
@@ -188,10 +189,8 @@ class _Worker:
             return 1
         finally:
             for s in self.stages:
-                try:
+                with contextlib.suppress(Exception):  # closing must not hide the original error
                     s.close()
-                except Exception:  # closing must not hide the original error
-                    pass
             for sock in (self.inp, self.out):
                 if sock is not None:
                     sock.close(linger=0)

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-
 from stmocap.engines.base import Engine
 from stmocap.models.camera import crop_cam_to_translation, default_focal, focal_from_fov, project
 from stmocap.models.rotations import matrix_to_axis_angle

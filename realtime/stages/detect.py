@@ -7,7 +7,6 @@ and single-person clips); the lite profile's BlazePose detector with tracking re
 from __future__ import annotations
 
 import numpy as np
-
 from stmocap.realtime.messages import Message
 from stmocap.realtime.stages.base import Stage
 

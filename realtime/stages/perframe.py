@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from stmocap.realtime.messages import Message
 from stmocap.realtime.stages.base import Stage
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import zmq
-
 from stmocap.realtime.messages import Message, encode
 from stmocap.realtime.security import secure_server, warn_if_open
 from stmocap.realtime.stages.base import Stage

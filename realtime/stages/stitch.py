@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-
 from stmocap.realtime.messages import Message
 from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.stitching import StitchedFrame, StreamingStitcher, WindowParams

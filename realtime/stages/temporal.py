@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from stmocap.engines.base import Engine
 from stmocap.models.rotations import rotation_6d_to_matrix
 from stmocap.realtime.messages import Message

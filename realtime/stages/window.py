@@ -16,7 +16,6 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from stmocap.realtime.messages import Message
 from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.windows import WindowPlan, tail_windows, window_frame_indices, window_ready_at

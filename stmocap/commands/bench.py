@@ -15,8 +15,6 @@ import torch
 
 from stmocap.evaluation.timing import TimingStats, time_calls
 
-START, END = "<!-- stmocap-bench:engines:start -->", "<!-- stmocap-bench:engines:end -->"
-
 
 @dataclass(frozen=True)
 class BenchRow:
@@ -53,9 +51,10 @@ def run_bench(args: argparse.Namespace) -> list[BenchRow]:
     backends = [b.strip() for b in args.engines.split(",") if b.strip()]
     names = sorted(CATALOG) if args.model == "all" else [args.model]
     rows = []
-    cuda = args.device.startswith("cuda")
+    device = getattr(args, "device", "cpu")  # pipeline options are absent unless given
+    cuda = device.startswith("cuda")
     with tempfile.TemporaryDirectory() as tmp:
-        wanted = [p.strip() for p in args.preset.split(",") if p.strip()]
+        wanted = [p.strip() for p in getattr(args, "preset", "tiny").split(",") if p.strip()]
         jobs = []
         for name in names:
             have = CATALOG[name].presets
@@ -64,7 +63,7 @@ def run_bench(args: argparse.Namespace) -> list[BenchRow]:
             reference: dict[str, torch.Tensor] | None = None
             for backend in backends:
                 try:
-                    engine = open_model_engine(name, preset, backend=backend, device=args.device,
+                    engine = open_model_engine(name, preset, backend=backend, device=device,
                                                precision="fp16" if args.fp16 else "fp32",
                                                cuda_graphs=args.cuda_graphs and backend == "torch",
                                                max_batch=max(args.batch, 16), cache=Path(tmp))
@@ -87,8 +86,8 @@ def run_bench(args: argparse.Namespace) -> list[BenchRow]:
                 elif reference is not None:
                     rel_err = max(float((outputs[k] - r).abs().max() / r.abs().max().clamp_min(1e-12))
                                   for k, r in reference.items())
-                device = args.device + (" +graphs" if args.cuda_graphs and backend == "torch" else "")
-                rows.append(BenchRow(name, preset, backend, "fp16" if args.fp16 else "fp32", device,
+                where = device + (" +graphs" if args.cuda_graphs and backend == "torch" else "")
+                rows.append(BenchRow(name, preset, backend, "fp16" if args.fp16 else "fp32", where,
                                      args.batch, stats, rel_err))
                 print(f"{name}-{preset} {backend:<13} {stats.line()}", file=sys.stderr)
     return rows
@@ -112,16 +111,17 @@ def to_markdown(rows: list[BenchRow], command: str, weights: str = "random-weigh
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace the text between the bench markers in ``path`` (append the section if absent)."""
+def write_section(path: Path, body: str, key: str = "engines",
+                  heading: str = "## Engines side by side (`stmocap bench --engines`)") -> None:
+    """Replace the text between the ``key`` bench markers in ``path`` (append if absent)."""
+    start, end = f"<!-- stmocap-bench:{key}:start -->", f"<!-- stmocap-bench:{key}:end -->"
     text = path.read_text() if path.is_file() else "# Benchmarks\n"
-    block = f"{START}\n{body}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
+    block = f"{start}\n{body}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
         text = head + block + tail
     else:
-        heading = "## Engines side by side (`stmocap bench --engines`)"
         text = text.rstrip("\n") + f"\n\n{heading}\n\n{block}\n"
     path.write_text(text)
 
@@ -142,23 +142,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from stmocap.commands.graph_bench import cmd_bench_graph
+    from stmocap.commands.run import add_pipeline_options
+
     p = sub.add_parser(
-        "bench", help="time models on several engine backends side by side",
-        description="Time each catalogue model on each backend (median and p95 after warm-up). "
-                    "Weights are random (speed does not depend on them).")
-    p.add_argument("--engines", default="torch,onnxruntime",
-                   help="comma list of torch, onnxruntime, tensorrt, tensorrt-rtx "
-                        "(default: torch,onnxruntime)")
-    p.add_argument("--model", default="all", help="catalogue name or all (default: all)")
-    p.add_argument("--preset", default="tiny",
-                   help="comma list of size presets, used where a model has them (default: tiny)")
-    p.add_argument("--batch", type=int, default=1, help="batch (tracks) per call (default: 1)")
-    p.add_argument("--calls", type=int, default=50, help="timed calls (default: 50)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed calls first (default: 5)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--fp16", action="store_true", help="half precision (fp16 ONNX / engines)")
-    p.add_argument("--cuda-graphs", action="store_true", help="torch backend: replay CUDA graphs")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
-    p.add_argument("--markdown", type=Path, help="write the table into this Markdown file "
+        "bench", help="benchmark the graph on a source, or (--engines) models on engine backends",
+        description="Without --engines: run the graph on --source for --frames frames and report "
+                    "throughput, capture→publish latency percentiles, per-stage latency, drops, "
+                    "and the graph's overhead against the same stages in one plain loop (JSON, "
+                    "Markdown and PNG in --out). With --engines: time each catalogue model on each "
+                    "backend (random weights; --preset and --device apply).")
+    add_pipeline_options(p)
+    p.add_argument("--out", type=Path, default=Path("bench-out"),
+                   help="folder for graph.json, graph.md, graph.png (default: bench-out)")
+    p.add_argument("--markdown", type=Path, help="also write the table into this Markdown file "
                                                  "(e.g. docs/benchmarks.md)")
-    p.set_defaults(func=cmd_bench)
+    e = p.add_argument_group("engine benchmark (--engines)")
+    e.add_argument("--engines", help="comma list of torch, onnxruntime, tensorrt, tensorrt-rtx")
+    e.add_argument("--model", default="all", help="catalogue name or all (default: all)")
+    e.add_argument("--batch", type=int, default=1, help="batch (tracks) per call (default: 1)")
+    e.add_argument("--calls", type=int, default=50, help="timed calls (default: 50)")
+    e.add_argument("--warmup", type=int, default=5, help="untimed calls first (default: 5)")
+    e.add_argument("--fp16", action="store_true", help="half precision (fp16 ONNX / engines)")
+    e.add_argument("--cuda-graphs", action="store_true", help="torch backend: replay CUDA graphs")
+    e.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    p.set_defaults(func=lambda args: cmd_bench(args) if args.engines else cmd_bench_graph(args))

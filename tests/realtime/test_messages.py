@@ -6,7 +6,6 @@ import msgpack
 import numpy as np
 import pytest
 import zmq
-
 from stmocap.realtime.messages import SCHEMA_VERSION, Message, MessageError, decode, encode
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-
 from stmocap.realtime.sources import (
     ImageFolderSource,
     LatestFrameGrabber,
@@ -30,7 +30,7 @@ def test_video_file_lossless(video_file: Path) -> None:
     assert frames[0].image.shape == (120, 160, 3) and frames[0].image.dtype == np.uint8
     # RGB order: the square was drawn red in BGR (0, 0, 255).
     assert frames[0].image[50, 10, 0] > 200 and frames[0].image[50, 10, 2] < 60
-    assert all(a.t_capture_ns < b.t_capture_ns for a, b in zip(frames, frames[1:], strict=False))
+    assert all(a.t_capture_ns < b.t_capture_ns for a, b in itertools.pairwise(frames))
 
 
 def test_video_file_realtime_paces_and_drops(tmp_path: Path) -> None:
@@ -77,10 +77,9 @@ def test_truncated_video(tmp_path: Path) -> None:
     data = full.read_bytes()
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(SourceError, match="truncated|cannot read"):
-        with VideoFileSource(cut) as src:
-            for _ in src:
-                pass
+    with pytest.raises(SourceError, match=r"truncated|cannot read"), VideoFileSource(cut) as src:
+        for _ in src:
+            pass
 
 
 def test_bad_image_in_folder(tmp_path: Path) -> None:
@@ -88,7 +87,7 @@ def test_bad_image_in_folder(tmp_path: Path) -> None:
     (tmp_path / "b.png").write_bytes(b"not a png")
     with ImageFolderSource(tmp_path) as src:
         src.read()
-        with pytest.raises(SourceError, match="cannot read image .*b.png"):
+        with pytest.raises(SourceError, match=r"cannot read image .*b\.png"):
             src.read()
 
 

@@ -50,3 +50,49 @@ def test_bench_writes_markdown_section(tmp_path: Path) -> None:
     assert "| temporal-tiny | onnxruntime | fp32 | cpu | 1 |" in text
     row = next(line for line in text.splitlines() if "| onnxruntime |" in line)
     assert float(row.split("|")[-2]) < 1e-4  # ONNX Runtime output matches torch on the same feed
+
+
+def test_keys_run_listen_record_and_graph_bench(tmp_path: Path) -> None:
+    import numpy as np
+
+    media = tmp_path / "media"
+    made = subprocess.run([sys.executable, str(Path(__file__).parents[2] / "scripts" /
+                                               "make_replay_media.py"), str(media), "--frames", "40",
+                           "--size", "160x120"], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    keys = tmp_path / "keys"
+    assert _run("keys", str(keys)).returncode == 0
+    assert (keys / "server.key").is_file() and (keys / "clients" / "client.key_secret").is_file()
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        ep = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    listener = subprocess.Popen([sys.executable, "-m", "stmocap", "listen", ep, "--keys", str(keys),
+                                 "--topics", "pose,mesh,stats", "--record", str(tmp_path / "r.npz"),
+                                 "--timeout", "60"], stderr=subprocess.PIPE, text=True)
+    run = _run("run", "--source", str(media / "clip.avi"), "--estimates",
+               str(media / "estimates.npz"), "--endpoint", ep, "--keys", str(keys),
+               "--wait-subscribers", "1", "--stride", "2", "--lookahead", "3", "--window", "8")
+    assert run.returncode == 0, run.stderr
+    assert "done: 40 frames" in run.stderr
+    err = listener.communicate(timeout=30)[1]
+    assert "stream ended" in err, err
+    rec = np.load(tmp_path / "r.npz")
+    assert rec["seq"].tolist() == list(range(40))
+    assert rec["rotmats"].shape == (40, 24, 3, 3) and rec["vertices"].shape == (40, 6890, 3)
+    assert rec["faces"].shape[1] == 3
+    out = _run("bench", "--source", str(media / "clip.avi"), "--estimates",
+               str(media / "estimates.npz"), "--endpoint", ep, "--out", str(tmp_path / "b"),
+               "--markdown", str(tmp_path / "b.md"))
+    assert out.returncode == 0, out.stderr
+    for name in ("graph.json", "graph.md", "graph.png"):
+        assert (tmp_path / "b" / name).stat().st_size > 100
+    assert "Graph overhead" in (tmp_path / "b.md").read_text()
+
+
+def test_run_errors_are_one_line(tmp_path: Path) -> None:
+    out = _run("run", "--source", str(tmp_path / "missing.mp4"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "source not found" in out.stderr
+    out = _run("run", "--source", str(tmp_path), "--stride", "4", "--lookahead", "1")
+    assert out.returncode == 2 and "stride 4 with lookahead 1" in out.stderr

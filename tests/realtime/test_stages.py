@@ -1,0 +1,70 @@
+"""Stages chained in one process: several tracks appearing and leaving; camera placement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from stmocap.engines.factory import open_model_engine
+from stmocap.realtime.messages import Message
+from stmocap.realtime.stages.base import EOS, run_chain
+from stmocap.realtime.stages.body import BodyStage
+from stmocap.realtime.stages.stitch import StitchStage
+from stmocap.realtime.stages.temporal import TemporalStage
+from stmocap.realtime.stages.window import WindowStage
+from stmocap.realtime.windows import WindowPlan
+
+from .helpers import make_estimates, offline_reference
+
+
+def _frame(seq: int, tracks: dict[int, dict[str, np.ndarray]]) -> Message:
+    ids = sorted(tracks)
+    arrays = {"track_ids": np.array(ids, np.int64),
+              "boxes": np.tile(np.array([[0, 0, 100, 200]], np.float32), (len(ids), 1))}
+    for key in ("pose_6d", "betas", "cam"):
+        arrays[key] = np.stack([tracks[t][key] for t in ids]) if ids else np.zeros((0,), np.float32)
+    return Message(kind="estimates", seq=seq, arrays=arrays, meta={"image_size": [100, 200]})
+
+
+@pytest.mark.parametrize(("stride", "lookahead"), [(1, 0), (2, 3), (4, 3)])
+def test_tracks_that_come_and_go_match_offline(stride: int, lookahead: int) -> None:
+    plan = WindowPlan(window=4, stride=stride, lookahead=lookahead)
+    a = make_estimates(20, seed=1)  # track 7: frames 0..19
+    b = make_estimates(6, seed=2)  # track 3: frames 5..10 (shorter than nothing-but-tails)
+    stages = [WindowStage(plan), TemporalStage(None), StitchStage(plan)]
+    out: list[Message] = []
+    for seq in range(20):
+        tracks = {7: {k: v[seq] for k, v in a.items()}}
+        if 5 <= seq <= 10:
+            tracks[3] = {k: v[seq - 5] for k, v in b.items()}
+        out += run_chain(stages, _frame(seq, tracks))
+    out += run_chain(stages, Message(kind=EOS, seq=20))
+    params = [m for m in out if m.kind == "params"]
+    for tid, est, first in ((7, a, 0), (3, b, 5)):
+        mine = [m for m in params if m.track == tid]
+        assert [m.seq for m in mine] == list(range(first, first + len(est["pose_6d"])))
+        rot, lin = offline_reference(est, plan, None)
+        np.testing.assert_allclose(np.stack([m.arrays["rotmats"] for m in mine]), rot, atol=1e-6)
+        np.testing.assert_allclose(
+            np.stack([np.concatenate([m.arrays["betas"], m.arrays["cam"]]) for m in mine]), lin,
+            atol=1e-6)
+
+
+def test_body_stage_places_the_body_in_the_image() -> None:
+    engine = open_model_engine("body")
+    stage = BodyStage(engine, engine.model.module.body.faces)
+    rot = np.tile(np.eye(3, dtype=np.float32), (24, 1, 1))
+    rot[0] = np.diag([1.0, -1.0, -1.0])  # upright in the camera frame (π about x)
+    box = np.array([300, 100, 500, 400], np.float32)  # 300 px tall box centred at (400, 250)
+    msg = Message(kind="params", seq=0, arrays={"rotmats": rot, "betas": np.zeros(10, np.float32),
+                                                "cam": np.array([0.9, 0.0, 0.0], np.float32),
+                                                "box": box},
+                  meta={"image_size": [640, 480]})
+    faces, body = stage.handle(msg)
+    assert faces.kind == "faces" and body.kind == "body"
+    assert stage.handle(msg)[0].kind == "body"  # faces only once
+    j2d = body.arrays["joints2d"]
+    pelvis = j2d[0]
+    # The root joint lands inside the box, near its centre; the head is above the feet.
+    assert 300 < pelvis[0] < 500 and 100 < pelvis[1] < 400
+    assert j2d[15, 1] < j2d[7, 1]
+    assert body.arrays["transl"][2] > 0
