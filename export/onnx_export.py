@@ -55,11 +55,20 @@ def _specs_for_precision(specs: tuple[TensorSpec, ...], precision: Precision) ->
     return tuple(replace(s, dtype="float16") if s.dtype == "float32" else s for s in specs)
 
 
-def example_inputs(specs: tuple[TensorSpec, ...], sizes: dict[str, int], seed: int = 0
-                   ) -> tuple[torch.Tensor, ...]:
-    """Random tensors for ``specs`` with named dims set by ``sizes``."""
+def example_inputs(specs: tuple[TensorSpec, ...], sizes: dict[str, int], seed: int = 0,
+                   ranges: dict[str, tuple[float, float]] | None = None) -> tuple[torch.Tensor, ...]:
+    """Random tensors for ``specs`` with named dims set by ``sizes``: N(0, 1), or uniform in
+    ``ranges[name]`` where given."""
     g = torch.Generator().manual_seed(seed)
-    return tuple(torch.randn(s.concrete(sizes), generator=g).to(s.torch_dtype) for s in specs)
+    out = []
+    for s in specs:
+        if ranges and s.name in ranges:
+            lo, hi = ranges[s.name]
+            x = lo + (hi - lo) * torch.rand(s.concrete(sizes), generator=g)
+        else:
+            x = torch.randn(s.concrete(sizes), generator=g)
+        out.append(x.to(s.torch_dtype))
+    return tuple(out)
 
 
 def _dynamic_shapes(specs: tuple[TensorSpec, ...]) -> tuple[dict[int, Any], ...]:

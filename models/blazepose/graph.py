@@ -55,10 +55,10 @@ class TFLiteGraph(nn.Module):
 
     def __init__(self, graph: dict[str, Any], constants: dict[str, np.ndarray]) -> None:
         super().__init__()
-        self.graph = graph
+        self.spec = graph
         self.ops: list[dict[str, Any]] = graph["ops"]
         self.shapes = {int(k): v for k, v in graph["shapes"].items()}
-        self.params = nn.ParameterDict()
+        self.consts: set[str] = set()
         self.ints: dict[int, list[int]] = {}
         for op in self.ops:
             self._prepare(op, constants)
@@ -67,7 +67,12 @@ class TFLiteGraph(nn.Module):
         return constants[f"t{tid}"]
 
     def _register(self, key: str, value: np.ndarray) -> None:
-        self.params[key] = nn.Parameter(torch.from_numpy(value.astype(np.float32)), requires_grad=False)
+        # Buffers, not parameters: the port is for inference, and buffers export cleanly to ONNX.
+        self.register_buffer(f"k_{key}", torch.from_numpy(value.astype(np.float32)))
+        self.consts.add(key)
+
+    def _get(self, key: str) -> Tensor:
+        return getattr(self, f"k_{key}")
 
     def _prepare(self, op: dict[str, Any], constants: dict[str, np.ndarray]) -> None:
         name, ins = op["op"], op["inputs"]
@@ -93,16 +98,16 @@ class TFLiteGraph(nn.Module):
         name, ins, o = op["op"], op["inputs"], op["options"]
         x = env.get(ins[0])
         if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-            w = self.params[f"w{ins[1]}"]
-            b = self.params[f"b{ins[2]}"] if len(ins) > 2 and f"b{ins[2]}" in self.params else None
+            w = self._get(f"w{ins[1]}")
+            b = self._get(f"b{ins[2]}") if len(ins) > 2 and f"b{ins[2]}" in self.consts else None
             stride, dil = tuple(o["stride"]), tuple(o["dilation"])
             if o["padding"] == "same":
                 x = _same_pad(x, (w.shape[2], w.shape[3]), stride, dil)
             groups = x.shape[1] if name == "DEPTHWISE_CONV_2D" else 1
             return _act(F.conv2d(x, w, b, stride, 0, dil, groups), o["act"])
         if name == "ADD":
-            a = env[ins[0]] if ins[0] in env else self.params[f"c{ins[0]}"]
-            b = env[ins[1]] if ins[1] in env else self.params[f"c{ins[1]}"]
+            a = env[ins[0]] if ins[0] in env else self._get(f"c{ins[0]}")
+            b = env[ins[1]] if ins[1] in env else self._get(f"c{ins[1]}")
             return _act(a + b, o["act"])
         if name == "PAD":
             p = self.ints[ins[1]]  # NHWC (before, after) pairs: N, H, W, C
@@ -138,11 +143,11 @@ class TFLiteGraph(nn.Module):
         raise NotImplementedError(name)
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        env: dict[int, Tensor] = {self.graph["inputs"][0]: x.permute(0, 3, 1, 2)}
+        env: dict[int, Tensor] = {self.spec["inputs"][0]: x.permute(0, 3, 1, 2)}
         for op in self.ops:
             env[op["outputs"][0]] = self._run(op, env)
         outs = []
-        for t in self.graph["outputs"]:
+        for t in self.spec["outputs"]:
             y = env[t]
             outs.append(y.permute(0, 2, 3, 1) if y.dim() == 4 else y)
         return tuple(outs)

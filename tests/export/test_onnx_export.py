@@ -19,7 +19,7 @@ def test_parity_with_pytorch_at_two_batch_sizes(exported, name: str) -> None:  #
     results = check_parity(built, path, batch_sizes=(1, 3))
     assert {r.batch for r in results} == {1, 3}
     assert {r.output for r in results} == {s.name for s in built.outputs}
-    assert max(r.relative for r in results) < 1e-4
+    assert all(r.relative < built.parity_tolerance.get(r.output, 1e-4) for r in results)
     summary = parity_summary(results)
     assert set(summary) == {s.name for s in built.outputs}
 
@@ -33,7 +33,8 @@ def test_metadata_inside_and_beside(exported, name: str) -> None:  # type: ignor
     inside = json.loads(props["stmocap"])
     beside = read_sidecar(path)
     assert inside["model"] == beside.model == name
-    assert beside.source_sha256 in ("random-weights-seed0", "synthetic-body")
+    assert beside.source_sha256 in ("random-weights-seed0", "synthetic-body") or \
+        beside.source_sha256.startswith("blazepose-")
     assert beside.versions["torch"] and beside.versions["onnx"]
     assert len(beside.file_sha256) == 64
     # The batch axis is dynamic and named; other axes are fixed.
@@ -42,6 +43,8 @@ def test_metadata_inside_and_beside(exported, name: str) -> None:  # type: ignor
     assert all(d.dim_value > 0 for d in first[1:])
     if built.window:
         assert props["window"] == str(built.window) == "16"
+    else:
+        assert props["window"] == "None"
 
 
 def test_fp16_export_within_fp16_threshold(tmp_path: Path) -> None:

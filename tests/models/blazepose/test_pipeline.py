@@ -1,0 +1,84 @@
+"""The whole BlazePose pipeline against mediapipe 0.10.21's own outputs on two real photos.
+
+References: ``data/ref_*.json`` (from shared/fixtures/blazepose; mediapipe's legacy Pose API,
+model_complexity=1, static_image_mode=True). Images: matplotlib's ``grace_hopper.jpg`` and
+scikit-image's ``astronaut``, both shipped inside those packages.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import matplotlib.cbook as cbook
+import numpy as np
+import pytest
+from stmocap.models.blazepose.pipeline import LANDMARK_NAMES, BlazePose, ssd_anchors
+
+DATA = Path(__file__).parent / "data"
+
+
+def _image(name: str) -> np.ndarray:
+    if name == "grace_hopper":
+        path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+        return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    from skimage import data
+
+    return data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def blazepose() -> BlazePose:
+    return BlazePose(track=False)
+
+
+@pytest.mark.parametrize("name", ["grace_hopper", "astronaut"])
+def test_matches_mediapipe(blazepose: BlazePose, name: str) -> None:
+    ref = json.loads((DATA / f"ref_{name}.json").read_text())
+    img = _image(name)
+    assert list(img.shape) == ref["shape"]
+    want = np.array(ref["landmarks_xyz_vis_pres"])
+    want_world = np.array(ref["world_landmarks_xyz_vis_pres"])[:, :3]
+    result = blazepose(img)
+    assert result is not None and result.flag > 0.5
+    h, w = img.shape[:2]
+    # Pixel error measured at the 256-px scale of the landmark crop.
+    err = np.hypot((result.landmarks[:, 0] - want[:, 0]) * w,
+                   (result.landmarks[:, 1] - want[:, 1]) * h) * 256 / result.roi.size
+    visible = want[:, 3] > 0.5
+    assert err[visible].max() < 1.0, dict(zip(LANDMARK_NAMES, err.round(3), strict=True))
+    # Out-of-frame, low-visibility points (grace_hopper's right elbow: 1.55 px) sit where the
+    # heatmap refinement is most sensitive to the last bit of input difference.
+    assert err.max() < 2.0
+    assert np.median(err) < 0.05
+    world_err_mm = np.linalg.norm(result.world - want_world, axis=1) * 1000
+    assert world_err_mm.max() < 5.0
+    np.testing.assert_allclose(result.landmarks[:, 3], want[:, 3], atol=0.01)
+    np.testing.assert_allclose(result.landmarks[:, 2], want[:, 2], atol=0.02 * np.abs(want[:, 2]).max())
+
+
+def test_tracking_reuses_landmarks_for_the_next_roi() -> None:
+    img = _image("astronaut")
+    tracker = BlazePose(track=True)
+    first = tracker(img)
+    second = tracker(img)  # ROI now from the first frame's auxiliary landmarks, no detector
+    assert first is not None and second is not None
+    assert second.roi != first.roi
+    h, w = img.shape[:2]
+    moved = np.hypot((second.landmarks[:11, 0] - first.landmarks[:11, 0]) * w,
+                     (second.landmarks[:11, 1] - first.landmarks[:11, 1]) * h)
+    # Same image, ROI from other points: the face stays within 3 % of the image width (10.8 px here).
+    assert moved.max() < 0.03 * w
+
+
+def test_nobody_gives_none(blazepose: BlazePose) -> None:
+    assert blazepose(np.full((240, 320, 3), 30, np.uint8)) is None
+    assert blazepose.detect(np.zeros((100, 100, 3), np.uint8)) == []
+
+
+def test_anchor_layout() -> None:
+    a = ssd_anchors()
+    assert a.shape == (2254, 2)
+    assert a.min() > 0 and a.max() < 1
+    np.testing.assert_allclose(a[0], [0.5 / 28, 0.5 / 28])
