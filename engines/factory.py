@@ -22,9 +22,14 @@ def open_model_engine(name: str, preset: str | None = None, checkpoint: Path | N
                       backend: str = "torch", device: str = "cpu", precision: str = "fp32",
                       cuda_graphs: bool = False, max_batch: int = 16,
                       cache: Path | None = None) -> Engine:
-    """Build catalogue model ``name`` and open it on ``backend`` (see module docstring)."""
+    """Build catalogue model ``name`` and open it on ``backend`` (see module docstring; ``auto``:
+    ONNX Runtime when installed, else PyTorch)."""
     from stmocap.export.catalog import build_model
 
+    if backend == "auto":  # ONNX Runtime where installed (faster on CPU), else PyTorch
+        import importlib.util
+
+        backend = "onnxruntime" if importlib.util.find_spec("onnxruntime") else "torch"
     built = build_model(name, preset, checkpoint)
     engine = _open(built, backend, device, precision, cuda_graphs, max_batch, cache)
     engine.model = built

@@ -24,8 +24,9 @@ DEFAULT_PLACEMENT = "source|detect,perframe,window,temporal,stitch,body,publish"
 class PerFrameConfig:
     """The per-frame model."""
 
-    profile: Literal["replay"] = field(default="replay", metadata={
-        "help": "replay: per-frame estimates recorded in --estimates"})
+    profile: Literal["lite", "replay"] = field(default="lite", metadata={
+        "help": "lite: BlazePose landmarks + inverse kinematics (embedded, CPU); replay: per-frame "
+                "estimates recorded in --estimates"})
     estimates: Path | None = field(default=None, metadata={
         "help": ".npz with pose_6d (N,24,6), betas (N,10), cam (N,3) [, feats] per frame"})
 
@@ -38,8 +39,9 @@ class TemporalConfig:
         "help": "none: overlap averaging of per-frame estimates; net: the paper's temporal network"})
     preset: str = field(default="tiny", metadata={"help": "temporal network size without a checkpoint"})
     checkpoint: Path | None = field(default=None, metadata={"help": "temporal network checkpoint"})
-    engine: str = field(default="torch", metadata={
-        "help": "backend for every model: torch, onnxruntime, tensorrt, tensorrt-rtx"})
+    engine: str = field(default="auto", metadata={
+        "help": "backend for every model: auto (onnxruntime if installed, else torch), torch, "
+                "onnxruntime, tensorrt, tensorrt-rtx"})
     device: str = field(default="cpu", metadata={"help": "cpu or cuda"})
     precision: Literal["fp32", "fp16"] = field(default="fp32", metadata={"help": "fp32 or fp16"})
 
@@ -80,6 +82,17 @@ class PipelineConfig:
     graph: GraphConfig = field(default_factory=GraphConfig)
 
 
+def body_data(cfg: BodyConfig):  # type: ignore[no-untyped-def]
+    """The body model's arrays: the user's SMPL file, else the built-in body."""
+    if cfg.smpl is not None:
+        from stmocap.models.body.smpl_file import load_smpl_file
+
+        return load_smpl_file(cfg.smpl)
+    from stmocap.models.body.synthetic import make_synthetic_body
+
+    return make_synthetic_body()
+
+
 def parse_placement(text: str) -> list[list[str]]:
     """``"source|detect,perframe"`` → ``[["source"], ["detect", "perframe"]]``, checked."""
     groups = [[s.strip() for s in g.split(",") if s.strip()] for g in text.split("|")]
@@ -99,6 +112,10 @@ def build_stage(name: str, cfg: PipelineConfig,
 
         return FullFrameDetector()
     if name == "perframe":
+        if cfg.perframe.profile == "lite":
+            from stmocap.realtime.stages.lite import LitePerFrame
+
+            return LitePerFrame(body_data(cfg.body), cfg.temporal.engine, cfg.temporal.device)
         from stmocap.realtime.stages.perframe import ReplayEstimates
 
         if cfg.perframe.estimates is None:

@@ -38,7 +38,8 @@ class SourceConfig:
     """Where frames come from and how."""
 
     source: str = field(default="0", metadata={
-        "help": "webcam index (0), device path (/dev/video0), video file, or folder of images"})
+        "help": "webcam index (0), device path (/dev/video0), video file, folder of images, or "
+                "demo (a built-in clip of a real person; no camera needed)"})
     width: int = field(default=640, metadata={"help": "webcam width to request"})
     height: int = field(default=480, metadata={"help": "webcam height to request"})
     fps: float = field(default=30.0, metadata={"help": "webcam rate to request; image-folder rate"})
@@ -279,10 +280,62 @@ class WebcamSource(FrameSource):
         self.cap.release()
 
 
+def demo_frames(count: int = 300, size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
+    """A clip of a real person without any download: matplotlib's bundled photo of Grace Hopper,
+    slowly panned and zoomed by a virtual camera (RGB uint8 frames). The person does not move;
+    the camera does. (The rendered motion-capture clip of the ground-truth work replaces it.)"""
+    import matplotlib.cbook as cbook
+
+    cv2 = _cv2()
+    photo = cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    photo = cv2.cvtColor(photo, cv2.COLOR_BGR2RGB)
+    W, H = size
+    ph, pw = photo.shape[:2]
+    frames = []
+    for i in range(count):
+        t = i / max(count - 1, 1)
+        zoom = 1.0 + 0.15 * np.sin(2 * np.pi * t)
+        scale = min(W / pw, H / ph) * 0.9 * zoom
+        dx = W / 2 + 40 * np.sin(4 * np.pi * t)
+        dy = H / 2 + 15 * np.cos(2 * np.pi * t)
+        M = np.array([[scale, 0, dx - scale * pw / 2], [0, scale, dy - scale * ph / 2]])
+        frames.append(cv2.warpAffine(photo, M, (W, H), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=(32, 32, 32)))
+    return frames
+
+
+class DemoSource(FrameSource):
+    """``--source demo``: :func:`demo_frames` at 30 fps (lossless, or paced with ``realtime``)."""
+
+    def __init__(self, realtime: bool = False, count: int = 300) -> None:
+        super().__init__()
+        self.frames = demo_frames(count)
+        self.fps = 30.0
+        self.live = realtime
+        self._pacer = _Pacer(self.fps) if realtime else None
+        self._index = 0
+        self.size = (self.frames[0].shape[1], self.frames[0].shape[0])
+        self.description = f"demo (Grace Hopper photo, moving camera, {count} frames 640×480)"
+
+    def read(self) -> Frame | None:
+        if self._index >= len(self.frames):
+            return None
+        if self._pacer is not None:
+            late = self._pacer.wait(self._index)
+            skip = min(late, len(self.frames) - 1 - self._index)
+            self._index += skip
+            self.dropped += skip
+        frame = Frame(self._index, self.frames[self._index], time.monotonic_ns())
+        self._index += 1
+        return frame
+
+
 def open_source(cfg: SourceConfig) -> FrameSource:
-    """Open what ``cfg.source`` names: an integer (camera index), ``/dev/…`` (camera), a folder
-    (images) or a file (video)."""
+    """Open what ``cfg.source`` names: ``demo``, an integer (camera index), ``/dev/…`` (camera), a
+    folder (images) or a file (video)."""
     text = cfg.source.strip()
+    if text == "demo":
+        return DemoSource(cfg.realtime)
     if re.fullmatch(r"\d+", text):
         return WebcamSource(int(text), cfg.width, cfg.height, cfg.fps)
     if text.startswith("/dev/"):

@@ -22,6 +22,7 @@ from stmocap.realtime.pipeline import PipelineConfig, build_stage
 from stmocap.realtime.stages.base import EOS, Stage
 
 POLL_MS = 100
+LIVE_SOCKET_BUFFER = 64 * 1024  # bytes; less than one frame
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,22 @@ class _Worker:
             except Exception as exc:
                 raise StageError(name, exc) from exc
         hwm = self.cfg.graph.hwm
+        # A live source must not build a queue: besides ZeroMQ's high-water marks, the kernel's
+        # socket buffers would hold several 1 MB frames, each adding a frame period of latency.
+        # With small buffers the source's non-blocking send fails instead and the frame is dropped.
+        live = self.cfg.source.realtime or self.cfg.source.source.strip().isdigit() or \
+            self.cfg.source.source.startswith("/dev/")
         if self.spec.inbound:
             self.inp = self.ctx.socket(zmq.PULL)
-            self.inp.setsockopt(zmq.RCVHWM, hwm)
+            self.inp.setsockopt(zmq.RCVHWM, 1 if live and self.spec.index == 1 else hwm)
+            if live and self.spec.index == 1:
+                self.inp.setsockopt(zmq.RCVBUF, LIVE_SOCKET_BUFFER)
             self.inp.bind(self.spec.inbound)
         if self.spec.outbound:
             self.out = self.ctx.socket(zmq.PUSH)
-            self.out.setsockopt(zmq.SNDHWM, hwm)
+            self.out.setsockopt(zmq.SNDHWM, 1 if live and self.spec.index == 0 else hwm)
+            if live and self.spec.index == 0:
+                self.out.setsockopt(zmq.SNDBUF, LIVE_SOCKET_BUFFER)
             self.out.connect(self.spec.outbound)
 
     def send(self, msgs: list[Message], block: bool = True) -> bool:

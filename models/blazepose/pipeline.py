@@ -17,12 +17,13 @@ while the pose flag stays above 0.5.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
-from stmocap.models.blazepose.graph import TFLiteGraph, load_graph
+from stmocap.models.blazepose.graph import load_graph
 
 LANDMARK_NAMES = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
@@ -140,13 +141,18 @@ class BlazePose:
 
     Args:
         min_detection: detector score threshold (mediapipe's default 0.5).
+        detector, landmarker: the two networks as callables on NHWC float tensors returning their
+            outputs in TFLite order (default: the PyTorch port; engines fit via
+            :func:`engine_network`).
         min_tracking: pose-flag threshold to keep tracking from the previous landmarks.
         track: reuse the previous frame's landmarks for the ROI (video); False runs the detector
             on every frame (mediapipe's static image mode).
     """
 
     def __init__(self, min_detection: float = 0.5, min_tracking: float = 0.5, track: bool = True,
-                 detector: TFLiteGraph | None = None, landmarker: TFLiteGraph | None = None) -> None:
+                 detector: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
+                 landmarker: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None
+                 ) -> None:
         self.detector = detector or load_graph("pose_detection")
         self.landmarker = landmarker or load_graph("pose_landmark_full")
         self.anchors = ssd_anchors()
@@ -243,3 +249,13 @@ def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, min_conf: float = 0
         out[i, 0] = (cols * conf).sum() / total / hw
         out[i, 1] = (rows * conf).sum() / total / hh
     return out
+
+
+def engine_network(engine) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...]]:  # type: ignore[no-untyped-def]
+    """Adapt an :class:`~stmocap.engines.base.Engine` of a BlazePose network to :class:`BlazePose`."""
+    name = engine.inputs[0].name
+
+    def run(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(v.cpu() for v in engine({name: x.contiguous()}).values())
+
+    return run

@@ -25,7 +25,7 @@ class BenchRow:
     device: str
     batch: int
     stats: TimingStats
-    rel_err: float | None  # max |out − torch out| / max |torch out| over outputs, same feed
+    rel_err: float | None  # max |out − torch out| / max(max |torch out|, floor), same feed
 
 
 def machine_description() -> str:
@@ -47,6 +47,7 @@ def run_bench(args: argparse.Namespace) -> list[BenchRow]:
     from stmocap.engines.base import EngineError
     from stmocap.engines.factory import open_model_engine
     from stmocap.export.catalog import CATALOG
+    from stmocap.export.parity import SCALE_FLOOR
 
     backends = [b.strip() for b in args.engines.split(",") if b.strip()]
     names = sorted(CATALOG) if args.model == "all" else [args.model]
@@ -84,7 +85,7 @@ def run_bench(args: argparse.Namespace) -> list[BenchRow]:
                 if backend == "torch":
                     reference = outputs
                 elif reference is not None:
-                    rel_err = max(float((outputs[k] - r).abs().max() / r.abs().max().clamp_min(1e-12))
+                    rel_err = max(float((outputs[k] - r).abs().max() / r.abs().max().clamp_min(SCALE_FLOOR))
                                   for k, r in reference.items())
                 where = device + (" +graphs" if args.cuda_graphs and backend == "torch" else "")
                 rows.append(BenchRow(name, preset, backend, "fp16" if args.fp16 else "fp32", where,
@@ -157,6 +158,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="folder for graph.json, graph.md, graph.png (default: bench-out)")
     p.add_argument("--markdown", type=Path, help="also write the table into this Markdown file "
                                                  "(e.g. docs/benchmarks.md)")
+    p.add_argument("--section", default="graph",
+                   help="name of the section the table replaces in --markdown (default: graph)")
     e = p.add_argument_group("engine benchmark (--engines)")
     e.add_argument("--engines", help="comma list of torch, onnxruntime, tensorrt, tensorrt-rtx")
     e.add_argument("--model", default="all", help="catalogue name or all (default: all)")

@@ -113,5 +113,5 @@ def cmd_bench_graph(args: argparse.Namespace) -> int:
     if args.markdown:
         image = os.path.relpath(args.out / "graph.png", args.markdown.resolve().parent)
         write_section(args.markdown, md + f"\n\n![graph latency]({image})",
-                      key="graph", heading="## Real-time graph (`stmocap bench --source`)")
+                      key=args.section, heading=f"## `stmocap bench --source` ({args.section})")
     return 0

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import torch
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from stmocap.models import rotations as rot
@@ -53,7 +53,8 @@ def test_quaternion_matrix_round_trip(q_np: np.ndarray) -> None:
     assert bool((q_back[..., 0] >= 0).all())
 
 
-@given(vec6)
+@settings(suppress_health_check=[HealthCheck.filter_too_much])  # degenerate pairs are rare but
+@given(vec6)  # five of them per example can exceed hypothesis's default filter budget
 def test_6d_decodes_to_rotation_and_round_trips(d6_np: np.ndarray) -> None:
     d6 = torch.from_numpy(d6_np)
     a1, a2 = d6[..., :3], d6[..., 3:]

@@ -42,7 +42,7 @@ def _endpoint() -> str:
 def _config(video: Path, estimates: Path, endpoint: str, **kw) -> PipelineConfig:  # type: ignore[no-untyped-def]
     graph = kw.pop("graph", GraphConfig(wait_subscribers=1))
     return PipelineConfig(source=SourceConfig(source=str(video), realtime=kw.pop("realtime", False)),
-                          perframe=PerFrameConfig(estimates=estimates),
+                          perframe=PerFrameConfig(profile="replay", estimates=estimates),
                           publish=PublishConfig(endpoint=endpoint, keys=kw.pop("keys", None)),
                           graph=graph, **kw)
 
@@ -165,7 +165,7 @@ def test_ctrl_c_stops_run_cleanly(media: dict[str, Path]) -> None:
     ep = _endpoint()
     proc = subprocess.Popen(
         [sys.executable, "-m", "stmocap", "run", "--source", str(media["long"]), "--realtime",
-         "--estimates", str(media["long_est"]), "--endpoint", ep],
+         "--profile", "replay", "--estimates", str(media["long_est"]), "--endpoint", ep],
         stderr=subprocess.PIPE, text=True)
     lines = []
     deadline = time.monotonic() + 60

@@ -71,7 +71,7 @@ def test_keys_run_listen_record_and_graph_bench(tmp_path: Path) -> None:
     listener = subprocess.Popen([sys.executable, "-m", "stmocap", "listen", ep, "--keys", str(keys),
                                  "--topics", "pose,mesh,stats", "--record", str(tmp_path / "r.npz"),
                                  "--timeout", "60"], stderr=subprocess.PIPE, text=True)
-    run = _run("run", "--source", str(media / "clip.avi"), "--estimates",
+    run = _run("run", "--source", str(media / "clip.avi"), "--profile", "replay", "--estimates",
                str(media / "estimates.npz"), "--endpoint", ep, "--keys", str(keys),
                "--wait-subscribers", "1", "--stride", "2", "--lookahead", "3", "--window", "8")
     assert run.returncode == 0, run.stderr
@@ -82,7 +82,7 @@ def test_keys_run_listen_record_and_graph_bench(tmp_path: Path) -> None:
     assert rec["seq"].tolist() == list(range(40))
     assert rec["rotmats"].shape == (40, 24, 3, 3) and rec["vertices"].shape == (40, 6890, 3)
     assert rec["faces"].shape[1] == 3
-    out = _run("bench", "--source", str(media / "clip.avi"), "--estimates",
+    out = _run("bench", "--source", str(media / "clip.avi"), "--profile", "replay", "--estimates",
                str(media / "estimates.npz"), "--endpoint", ep, "--out", str(tmp_path / "b"),
                "--markdown", str(tmp_path / "b.md"))
     assert out.returncode == 0, out.stderr

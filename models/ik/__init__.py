@@ -1,0 +1,1 @@
+"""Inverse kinematics: BlazePose landmarks to SMPL pose, shape and camera."""
