@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from stmocap.realtime.filters import FilterConfig
 from stmocap.realtime.sources import SourceConfig
 from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.stages.body import CameraConfig
@@ -74,6 +75,7 @@ class PipelineConfig:
 
     source: SourceConfig = field(default_factory=SourceConfig)
     plan: WindowPlan = field(default_factory=WindowPlan)
+    smoothing: FilterConfig = field(default_factory=FilterConfig)
     perframe: PerFrameConfig = field(default_factory=PerFrameConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     body: BodyConfig = field(default_factory=BodyConfig)
@@ -144,7 +146,7 @@ def build_stage(name: str, cfg: PipelineConfig,
     if name == "stitch":
         from stmocap.realtime.stages.stitch import StitchStage
 
-        return StitchStage(cfg.plan)
+        return StitchStage(cfg.plan, smoothing=cfg.smoothing)
     if name == "body":
         from stmocap.engines.factory import open_model_engine
         from stmocap.realtime.stages.body import BodyStage

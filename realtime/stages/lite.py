@@ -44,6 +44,8 @@ class LitePerFrame(Stage):
         backend = default_backend() if backend == "auto" else backend
         self.engines = [open_model_engine(n, "full", backend=backend, device=device)
                         for n in ("blazepose-detection", "blazepose-landmark")]
+        for engine in self.engines:  # first-call costs (allocation, kernels) before frame 0
+            engine.warmup(calls=1)
         self.pose = BlazePose(detector=engine_network(self.engines[0]),
                               landmarker=engine_network(self.engines[1]))
         self.solver = IKSolver(body, ik or IKConfig(iterations=WARM_ITERATIONS))

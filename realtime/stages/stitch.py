@@ -1,7 +1,8 @@
 """Stitch stage: overlap averaging per track with lookahead; one ``params`` message per final frame.
 
-Frames come out in order per track, each carrying the identity and timing of the frame it
-describes (so capture→publish latency includes the lookahead wait). ``params`` arrays:
+Frames come out in order per track, optionally smoothed by a rotation-aware One-Euro filter on
+capture timestamps (:mod:`stmocap.realtime.filters`), each carrying the identity and timing of the
+frame it describes (so capture→publish latency includes the lookahead wait). ``params`` arrays:
 ``rotmats (J, 3, 3)``, ``betas (B,)``, ``cam (3,)``, ``box (4,)``; ``meta`` keeps the frame's
 (``image_size`` …) and adds ``windows`` (how many were averaged).
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from stmocap.realtime.filters import FilterConfig, OneEuroRotations, OneEuroVector
 from stmocap.realtime.messages import Message
 from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.stitching import StitchedFrame, StreamingStitcher, WindowParams
@@ -21,6 +23,8 @@ from stmocap.realtime.windows import WindowPlan
 @dataclass
 class _TrackState:
     stitcher: StreamingStitcher
+    rot_filter: OneEuroRotations | None = None
+    lin_filter: OneEuroVector | None = None
     frames: dict[int, tuple[Message, np.ndarray]] = field(default_factory=dict)  # local → (msg, box)
 
 
@@ -29,19 +33,31 @@ class StitchStage(Stage):
     consumes = ("windows",)
     produces = ("params",)
 
-    def __init__(self, plan: WindowPlan, num_betas: int = 10) -> None:
+    def __init__(self, plan: WindowPlan, num_betas: int = 10,
+                 smoothing: FilterConfig | None = None) -> None:
         self.plan = plan
         self.num_betas = num_betas
+        self.smoothing = smoothing or FilterConfig(filter="none")
         self.tracks: dict[int, _TrackState] = {}
+
+    def _new_track(self) -> _TrackState:
+        state = _TrackState(StreamingStitcher(self.plan))
+        if self.smoothing.filter == "one-euro":
+            state.rot_filter = OneEuroRotations(self.smoothing)
+            state.lin_filter = OneEuroVector(self.smoothing)
+        return state
 
     def _emit(self, tid: int, state: _TrackState, done: list[StitchedFrame]) -> list[Message]:
         out = []
         for f in done:
             src, box = state.frames.pop(f.index)
-            lin = f.linear.numpy()
+            rot, lin = f.rotations.numpy(), f.linear.numpy()
+            if state.rot_filter is not None and state.lin_filter is not None:
+                t = src.t_capture_ns / 1e9  # filter on real capture times
+                rot, lin = state.rot_filter(rot, t), state.lin_filter(lin, t)
             out.append(src.derive(
                 "params",
-                {"rotmats": f.rotations.numpy().astype(np.float32),
+                {"rotmats": rot.astype(np.float32),
                  "betas": lin[: self.num_betas].astype(np.float32),
                  "cam": lin[self.num_betas:].astype(np.float32), "box": box},
                 {**src.meta, "windows": f.num_windows},
@@ -53,7 +69,9 @@ class StitchStage(Stage):
         out: list[Message] = []
         frame_tracks = [int(t) for t in a["track_ids"]]
         for row, tid in enumerate(frame_tracks):
-            state = self.tracks.setdefault(tid, _TrackState(StreamingStitcher(self.plan)))
+            if tid not in self.tracks:
+                self.tracks[tid] = self._new_track()
+            state = self.tracks[tid]
             state.frames[int(a["frame_local"][row])] = (msg, a["boxes"][row].copy())
         windows: dict[int, list[tuple[int, WindowParams, bool]]] = {}
         for k, tid in enumerate(a["win_track"]):

@@ -13,22 +13,19 @@ import numpy as np
 
 from stmocap.config import add_dataclass_options, build_config
 
-# Each stage's config: (attribute of PipelineConfig, dataclass, TOML table).
-SECTIONS = ("source", "plan", "perframe", "temporal", "body", "camera", "publish", "graph")
-
 
 def _section_classes() -> dict[str, type]:
-    from dataclasses import fields
+    """Each stage's config class by its PipelineConfig field name (= its TOML table)."""
+    import typing
 
     from stmocap.realtime.pipeline import PipelineConfig
 
-    return {f.name: f.type if isinstance(f.type, type) else f.default_factory for f in
-            fields(PipelineConfig)}
+    return dict(typing.get_type_hints(PipelineConfig))
 
 
 def add_pipeline_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, help="TOML file with tables [source], [plan], [perframe], "
-                   "[temporal], [body], [camera], [publish], [graph]")
+    p.add_argument("--config", type=Path, help="TOML file with tables [source], [plan], [smoothing], "
+                   "[perframe], [temporal], [body], [camera], [publish], [graph]")
     for cls in _section_classes().values():
         add_dataclass_options(p, cls)
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import zmq
 from stmocap.engines.factory import open_model_engine
+from stmocap.realtime.filters import FilterConfig
 from stmocap.realtime.graph import GraphError, RunningGraph, children_alive, run_graph
 from stmocap.realtime.pipeline import (
     GraphConfig,
@@ -41,7 +42,9 @@ def _endpoint() -> str:
 
 def _config(video: Path, estimates: Path, endpoint: str, **kw) -> PipelineConfig:  # type: ignore[no-untyped-def]
     graph = kw.pop("graph", GraphConfig(wait_subscribers=1))
+    # No smoothing: these tests compare the stream with the offline stitching of the same windows.
     return PipelineConfig(source=SourceConfig(source=str(video), realtime=kw.pop("realtime", False)),
+                          smoothing=FilterConfig(filter="none"),
                           perframe=PerFrameConfig(profile="replay", estimates=estimates),
                           publish=PublishConfig(endpoint=endpoint, keys=kw.pop("keys", None)),
                           graph=graph, **kw)
@@ -105,8 +108,9 @@ def test_slow_subscriber_does_not_slow_the_pipeline(media: dict[str, Path]) -> N
     slow.join(timeout=5)
     assert [m.seq for m in fast.topic("pose")] == list(range(600))
     assert len(slow.topic("pose")) < 300  # it lost its own messages …
-    # … while the pipeline ran far faster than the slow reader (50 ms per message ⇒ 20 msg/s).
-    assert result.stats["fps"] > 100
+    # … while the pipeline ran far faster than the slow reader (50 ms per message ⇒ 20 msg/s;
+    # the graph alone does ~350 FPS here, ~100 on a busy machine).
+    assert result.stats["fps"] > 60
 
 
 def test_killing_a_worker_ends_the_run_cleanly(media: dict[str, Path]) -> None:

@@ -73,7 +73,8 @@ def test_keys_run_listen_record_and_graph_bench(tmp_path: Path) -> None:
                                  "--timeout", "60"], stderr=subprocess.PIPE, text=True)
     run = _run("run", "--source", str(media / "clip.avi"), "--profile", "replay", "--estimates",
                str(media / "estimates.npz"), "--endpoint", ep, "--keys", str(keys),
-               "--wait-subscribers", "1", "--stride", "2", "--lookahead", "3", "--window", "8")
+               "--wait-subscribers", "1", "--stride", "2", "--lookahead", "3", "--window", "8",
+               "--filter", "one-euro")
     assert run.returncode == 0, run.stderr
     assert "done: 40 frames" in run.stderr
     err = listener.communicate(timeout=30)[1]

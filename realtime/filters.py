@@ -1,0 +1,87 @@
+"""One-Euro filtering (Casiez et al. 2012) for vectors and, rotation-aware, for joint rotations.
+
+The One-Euro filter is a first-order low-pass whose cut-off rises with speed: still poses are
+smoothed hard, fast motion passes with little lag. Time steps come from real capture timestamps,
+so dropped frames and jitter in the frame rate are handled.
+
+Rotations are filtered on the manifold: the step from the last filtered rotation to the new one is
+taken as an axis-angle ``δ = log(R̂ᵀ R)``, its angular speed sets the cut-off, and the filtered
+rotation moves ``α·δ`` along it — the result is always a proper rotation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from stmocap.models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Smoothing of the stitched per-frame estimates."""
+
+    filter: Literal["none", "one-euro"] = field(default="one-euro", metadata={
+        "help": "one-euro: speed-adaptive smoothing of rotations, shape and camera; none: off"})
+    min_cutoff: float = field(default=1.5, metadata={"help": "cut-off (Hz) when still"})
+    beta: float = field(default=0.3, metadata={"help": "cut-off increase per unit of speed"})
+    d_cutoff: float = field(default=1.0, metadata={"help": "cut-off (Hz) of the speed estimate"})
+
+
+def smoothing_factor(dt: float, cutoff: np.ndarray | float) -> np.ndarray | float:
+    """α of an exponential filter with ``cutoff`` Hz at time step ``dt`` seconds."""
+    tau = 1.0 / (2 * math.pi * np.asarray(cutoff))
+    return 1.0 / (1.0 + tau / max(dt, 1e-6))
+
+
+class OneEuroVector:
+    """One-Euro filter of a vector ``(D,)`` (elementwise cut-offs)."""
+
+    def __init__(self, cfg: FilterConfig) -> None:
+        self.cfg = cfg
+        self.x: np.ndarray | None = None
+        self.dx: np.ndarray | None = None
+        self.t: float | None = None
+
+    def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        if self.x is None or self.t is None or t <= self.t:
+            self.x, self.dx, self.t = x, np.zeros_like(x), t
+            return x
+        dt = t - self.t
+        dx = (x - self.x) / dt
+        a_d = smoothing_factor(dt, self.cfg.d_cutoff)
+        self.dx = a_d * dx + (1 - a_d) * self.dx
+        a = smoothing_factor(dt, self.cfg.min_cutoff + self.cfg.beta * np.abs(self.dx))
+        self.x = a * x + (1 - a) * self.x
+        self.t = t
+        return self.x
+
+
+class OneEuroRotations:
+    """One-Euro filter of ``(J, 3, 3)`` rotations, one cut-off per joint from its angular speed."""
+
+    def __init__(self, cfg: FilterConfig) -> None:
+        self.cfg = cfg
+        self.R: torch.Tensor | None = None
+        self.speed: np.ndarray | None = None
+        self.t: float | None = None
+
+    def __call__(self, R: np.ndarray, t: float) -> np.ndarray:
+        Rt = torch.as_tensor(np.asarray(R, np.float64))
+        if self.R is None or self.t is None or t <= self.t:
+            self.R, self.speed, self.t = Rt, np.zeros(Rt.shape[0]), t
+            return Rt.numpy()
+        dt = t - self.t
+        delta = matrix_to_axis_angle(self.R.transpose(-1, -2) @ Rt)  # (J, 3), radians
+        speed = delta.norm(dim=-1).numpy() / dt
+        a_d = smoothing_factor(dt, self.cfg.d_cutoff)
+        self.speed = a_d * speed + (1 - a_d) * self.speed
+        a = smoothing_factor(dt, self.cfg.min_cutoff + self.cfg.beta * self.speed)
+        step = axis_angle_to_matrix(delta * torch.as_tensor(a)[:, None])
+        self.R = self.R @ step
+        self.t = t
+        return self.R.numpy()

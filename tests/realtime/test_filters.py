@@ -1,0 +1,73 @@
+"""One-Euro filters: still signals stay, noise shrinks, fast motion passes, rotations stay proper."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from stmocap.models.rotations import axis_angle_to_matrix, geodesic_angle, quaternion_to_matrix
+from stmocap.realtime.filters import FilterConfig, OneEuroRotations, OneEuroVector
+
+CFG = FilterConfig()
+
+
+def test_constant_vector_is_unchanged_and_noise_is_reduced() -> None:
+    f = OneEuroVector(CFG)
+    for i in range(30):
+        out = f(np.array([1.0, -2.0]), i / 30)
+    np.testing.assert_allclose(out, [1.0, -2.0])
+    rng = np.random.default_rng(0)
+    f = OneEuroVector(CFG)
+    noisy = 0.5 + 0.05 * rng.standard_normal((300, 1))
+    smooth = np.array([f(x, i / 30) for i, x in enumerate(noisy)])
+    assert smooth[50:].std() < 0.5 * noisy[50:].std()
+
+
+def test_fast_motion_lags_less_with_higher_beta() -> None:
+    ramp = [np.array([3.0 * i / 30]) for i in range(60)]  # 3 units per second
+    lags = []
+    for beta in (0.0, 5.0):
+        f = OneEuroVector(FilterConfig(beta=beta))
+        out = [f(x, i / 30) for i, x in enumerate(ramp)]
+        lags.append(float(ramp[-1][0] - out[-1][0]))
+    assert 0 < lags[1] < lags[0]
+
+
+def test_uses_real_timestamps() -> None:
+    # The same samples over a longer time step are followed more closely (larger α).
+    a, b = OneEuroVector(CFG), OneEuroVector(CFG)
+    a(np.zeros(1), 0.0)
+    b(np.zeros(1), 0.0)
+    assert a(np.ones(1), 1 / 30)[0] < b(np.ones(1), 0.5)[0]
+
+
+@given(st.integers(0, 2**31 - 1))
+def test_rotations_stay_proper_and_follow_a_turn(seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    R0 = quaternion_to_matrix(torch.randn(3, 4, generator=g, dtype=torch.float64))
+    axis = torch.nn.functional.normalize(torch.randn(3, 3, generator=g, dtype=torch.float64), dim=-1)
+    f = OneEuroRotations(CFG)
+    for i in range(90):  # a steady turn at 1 rad/s, then the filter must have caught up
+        R = R0 @ axis_angle_to_matrix(axis * (i / 30))
+        out = torch.from_numpy(f(R.numpy(), i / 30))
+    det = torch.linalg.det(out)
+    torch.testing.assert_close(det, torch.ones_like(det), atol=1e-9, rtol=0)
+    torch.testing.assert_close(out @ out.transpose(-1, -2), torch.eye(3, dtype=torch.float64).expand(3, 3, 3),
+                               atol=1e-9, rtol=0)
+    assert float(geodesic_angle(out, R).max()) < 0.35  # lag under a third of a second
+
+
+def test_rotation_noise_is_reduced() -> None:
+    g = torch.Generator().manual_seed(1)
+    base = axis_angle_to_matrix(torch.tensor([[0.3, 0.2, -0.1]], dtype=torch.float64))
+    f = OneEuroRotations(CFG)
+    raw_err, filt_err = [], []
+    for i in range(200):
+        noise = axis_angle_to_matrix(0.03 * torch.randn(1, 3, generator=g, dtype=torch.float64))
+        R = base @ noise
+        out = torch.from_numpy(f(R.numpy(), i / 30))
+        if i > 30:
+            raw_err.append(float(geodesic_angle(R, base)[0]))
+            filt_err.append(float(geodesic_angle(out, base)[0]))
+    assert np.mean(filt_err) < 0.6 * np.mean(raw_err)
