@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
-from stmocap.realtime.pipeline import PipelineConfig, parse_placement
+from stmocap.realtime.pipeline import PipelineConfig, parse_placement, resolve_placement
 from stmocap.realtime.worker import WorkerSpec, worker_entry
 
 GRACE_S = 5.0
@@ -60,7 +60,7 @@ def _free_tcp_endpoint() -> str:
 
 def make_specs(cfg: PipelineConfig, control: str, workdir: str,
                keep_records: bool = False) -> list[WorkerSpec]:
-    groups = parse_placement(cfg.graph.placement)
+    groups = parse_placement(resolve_placement(cfg))
     inbound: list[str | None] = [None]
     for i in range(1, len(groups)):
         inbound.append(f"ipc://{workdir}/w{i}" if cfg.graph.transport == "ipc"

@@ -19,6 +19,9 @@ from stmocap.realtime.windows import WindowPlan
 
 STAGES = ("source", "detect", "perframe", "window", "temporal", "stitch", "body", "publish")
 DEFAULT_PLACEMENT = "source|detect,perframe,window,temporal,stitch,body,publish"
+# CPU-bound lite profile: capture and BlazePose+IK on one core, the rest on the other (measured
+# p50 37 ms / p95 48 ms at 30 fps vs 58 / 115 ms with the default split; docs/benchmarks.md).
+LITE_PLACEMENT = "source,detect,perframe|window,temporal,stitch,body,publish"
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,10 @@ class BodyConfig:
 class GraphConfig:
     """Which stages share a process, and how processes connect."""
 
-    placement: str = field(default=DEFAULT_PLACEMENT, metadata={
-        "help": "processes separated by |, stages by commas, in data-flow order"})
+    placement: str = field(default="auto", metadata={
+        "help": "processes separated by |, stages by commas, in data-flow order; auto: "
+                f"'{LITE_PLACEMENT}' for the lite profile, else '{DEFAULT_PLACEMENT}' (GPU-bound "
+                "stages together)"})
     transport: Literal["ipc", "tcp"] = field(default="ipc", metadata={
         "help": "between processes: ipc (Unix sockets) or tcp (loopback)"})
     hwm: int = field(default=2, metadata={"help": "messages queued between processes"})
@@ -93,6 +98,13 @@ def body_data(cfg: BodyConfig):  # type: ignore[no-untyped-def]
     from stmocap.models.body.synthetic import make_synthetic_body
 
     return make_synthetic_body()
+
+
+def resolve_placement(cfg: PipelineConfig) -> str:
+    """The placement string, with ``auto`` chosen by profile."""
+    if cfg.graph.placement != "auto":
+        return cfg.graph.placement
+    return LITE_PLACEMENT if cfg.perframe.profile == "lite" else DEFAULT_PLACEMENT
 
 
 def parse_placement(text: str) -> list[list[str]]:
