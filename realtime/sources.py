@@ -65,6 +65,15 @@ class FrameSource(ABC):
     def __init__(self) -> None:
         self.dropped = 0
 
+    def _skip_late(self, pacer: _Pacer | None, index: int, last: int) -> int:
+        """With a pacer, jump ahead over the frames a camera would have overwritten by now
+        (counted in ``dropped``, never past ``last``); returns the index to deliver."""
+        if pacer is None:
+            return index
+        skip = min(pacer.wait(index), last - index)
+        self.dropped += skip
+        return index + skip
+
     @abstractmethod
     def read(self) -> Frame | None:
         """The next frame, or ``None`` at the end of a finite source."""
@@ -184,11 +193,7 @@ class ImageFolderSource(FrameSource):
     def read(self) -> Frame | None:
         if self._index >= len(self.files):
             return None
-        if self._pacer is not None:
-            late = self._pacer.wait(self._index)
-            skip = min(late, len(self.files) - 1 - self._index)
-            self._index += skip
-            self.dropped += skip
+        self._index = self._skip_late(self._pacer, self._index, len(self.files) - 1)
         frame = Frame(self._index, self._load(self.files[self._index]), time.monotonic_ns())
         self._index += 1
         return frame
@@ -320,11 +325,7 @@ class DemoSource(FrameSource):
     def read(self) -> Frame | None:
         if self._index >= len(self.frames):
             return None
-        if self._pacer is not None:
-            late = self._pacer.wait(self._index)
-            skip = min(late, len(self.frames) - 1 - self._index)
-            self._index += skip
-            self.dropped += skip
+        self._index = self._skip_late(self._pacer, self._index, len(self.frames) - 1)
         frame = Frame(self._index, self.frames[self._index], time.monotonic_ns())
         self._index += 1
         return frame

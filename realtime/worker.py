@@ -19,7 +19,7 @@ from typing import Any
 import zmq
 from stmocap.realtime.messages import Message, MessageError, decode, encode
 from stmocap.realtime.pipeline import PipelineConfig, build_stage
-from stmocap.realtime.stages.base import EOS, Stage
+from stmocap.realtime.stages.base import EOS, Stage, StageError, run_chain
 
 POLL_MS = 100
 LIVE_SOCKET_BUFFER = 64 * 1024  # bytes; less than one frame
@@ -39,22 +39,6 @@ class WorkerSpec:
     @property
     def label(self) -> str:
         return f"worker {self.index} ({','.join(self.stages)})"
-
-
-class StageError(Exception):
-    def __init__(self, stage: str, exc: BaseException) -> None:
-        super().__init__(f"{stage}: {type(exc).__name__}: {exc}")
-        self.stage = stage
-
-
-def _run_chain(stages: list[Stage], msg: Message) -> list[Message]:
-    batch = [msg]
-    for stage in stages:
-        try:
-            batch = [out for m in batch for out in stage.handle(m)]
-        except Exception as exc:
-            raise StageError(stage.name, exc) from exc
-    return batch
 
 
 class _Worker:
@@ -143,13 +127,13 @@ class _Worker:
                               meta={"fps": src.fps, "dropped": src.dropped + dropped_here})
                 msg.stamp("source")
                 last = msg
-                if not self.send(_run_chain(self.stages, msg), block=not src.live):
+                if not self.send(run_chain(self.stages, msg), block=not src.live):
                     dropped_here += 1  # live source and the pipeline is busy: newest frame wins
                 if limit and frame.index + 1 >= limit:
                     break
         eos = Message(kind=EOS, seq=last.seq + 1 if last else 0,
                       meta={"dropped": (src.dropped + dropped_here)})
-        self.send(_run_chain(self.stages, eos))
+        self.send(run_chain(self.stages, eos))
 
     def run_stream(self) -> None:
         assert self.inp is not None
@@ -168,7 +152,7 @@ class _Worker:
             rejected = dict(msg.meta.get("rejected") or {})
             rejected[str(self.spec.index)] = self.rejected
             msg.meta["rejected"] = rejected
-            outs = _run_chain(self.stages, msg)
+            outs = run_chain(self.stages, msg)
             self.send(outs)
             if msg.kind == EOS:
                 return

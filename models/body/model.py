@@ -46,10 +46,13 @@ class BodyOutput:
 class BodyModel(nn.Module):
     """Common interface: ``forward(rotmats, betas, transl=None) -> BodyOutput`` plus mesh facts."""
 
-    faces: np.ndarray
-    parents: list[int]
-    num_betas: int
-    num_vertices: int
+    def __init__(self, data: BodyModelData) -> None:
+        super().__init__()
+        self.data_source = data.source
+        self.faces: np.ndarray = data.faces
+        self.parents: list[int] = [int(p) for p in data.parents]
+        self.num_betas: int = int(data.shapedirs.shape[-1])
+        self.num_vertices: int = data.num_vertices
 
     def _check(self, rotmats: Tensor, betas: Tensor) -> None:
         J = len(self.parents)
@@ -63,12 +66,8 @@ class LBSBody(BodyModel):
     """SMPL's linear blend skinning on any model in SMPL's file format (no smplx needed)."""
 
     def __init__(self, data: BodyModelData, dtype: torch.dtype = torch.float32) -> None:
-        super().__init__()
-        self.data_source = data.source
-        self.faces = data.faces
-        self.parents = [int(p) for p in data.parents]
-        self.num_betas = int(data.shapedirs.shape[-1])
-        self.num_vertices = data.num_vertices
+        super().__init__(data)
+
         def buf(x: np.ndarray) -> Tensor:
             return torch.as_tensor(x, dtype=dtype)
 
@@ -95,15 +94,10 @@ class SmplxBody(BodyModel):
     """The same interface through ``smplx.SMPL`` (reference implementation; non-commercial licence)."""
 
     def __init__(self, data: BodyModelData, dtype: torch.dtype = torch.float32) -> None:
-        super().__init__()
         smplx = require("smplx", "smpl")
         from smplx.utils import Struct
 
-        self.data_source = data.source
-        self.faces = data.faces
-        self.parents = [int(p) for p in data.parents]
-        self.num_betas = int(data.shapedirs.shape[-1])
-        self.num_vertices = data.num_vertices
+        super().__init__(data)
         self.smpl = smplx.SMPL(model_path="", data_struct=Struct(**data.as_smpl_dict()),
                                num_betas=self.num_betas, dtype=dtype)
 

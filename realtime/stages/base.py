@@ -42,9 +42,21 @@ class Stage(ABC):
         return [m.stamp(self.name) for m in self.process(msg)]
 
 
+class StageError(Exception):
+    """A stage raised; ``stage`` names it and the message carries the original error."""
+
+    def __init__(self, stage: str, exc: BaseException) -> None:
+        super().__init__(f"{stage}: {type(exc).__name__}: {exc}")
+        self.stage = stage
+
+
 def run_chain(stages: list[Stage], msg: Message) -> list[Message]:
-    """Pass ``msg`` through ``stages`` in order (each output feeds the next stage)."""
+    """Pass ``msg`` through ``stages`` in order (each output feeds the next stage); a failure is
+    re-raised as :class:`StageError` naming the stage."""
     batch = [msg]
     for stage in stages:
-        batch = [out for m in batch for out in stage.handle(m)]
+        try:
+            batch = [out for m in batch for out in stage.handle(m)]
+        except Exception as exc:
+            raise StageError(stage.name, exc) from exc
     return batch
