@@ -19,8 +19,9 @@ from stmocap.realtime.windows import WindowPlan
 
 STAGES = ("source", "detect", "perframe", "window", "temporal", "stitch", "body", "publish")
 DEFAULT_PLACEMENT = "source|detect,perframe,window,temporal,stitch,body,publish"
-# CPU-bound lite profile: capture and BlazePose+IK on one core, the rest on the other (measured
-# p50 37 ms / p95 48 ms at 30 fps vs 58 / 115 ms with the default split; docs/benchmarks.md).
+# CPU-bound lite profile: capture, BlazePose and IK in one process, the rest in the other. Measured
+# at 30 fps on 2 cores (docs/benchmarks.md): p95 ≈ 47 ms; splitting BlazePose from IK gave 100 ms,
+# the generic split (capture alone) 115-167 ms.
 LITE_PLACEMENT = "source,detect,perframe|window,temporal,stitch,body,publish"
 
 
@@ -71,7 +72,7 @@ class GraphConfig:
     hwm: int = field(default=2, metadata={"help": "messages queued between processes"})
     frames: int = field(default=0, metadata={"help": "stop after this many frames (0: all)"})
     wait_subscribers: int = field(default=0, metadata={
-        "help": "hold the stream until this many subscribers have connected"})
+        "help": "hold the stream until this many clients have subscribed to the pose topic"})
 
 
 @dataclass(frozen=True)
@@ -122,14 +123,18 @@ def build_stage(name: str, cfg: PipelineConfig,
                 keep_records: bool = False) -> Stage:
     """Construct stage ``name`` (not ``source``, which is a loop, not a stage)."""
     if name == "detect":
+        if cfg.perframe.profile == "lite":
+            from stmocap.realtime.stages.lite import BlazePoseDetect
+
+            return BlazePoseDetect(cfg.temporal.engine, cfg.temporal.device)
         from stmocap.realtime.stages.detect import FullFrameDetector
 
         return FullFrameDetector()
     if name == "perframe":
         if cfg.perframe.profile == "lite":
-            from stmocap.realtime.stages.lite import LitePerFrame
+            from stmocap.realtime.stages.lite import IKPerFrame
 
-            return LitePerFrame(body_data(cfg.body), cfg.temporal.engine, cfg.temporal.device)
+            return IKPerFrame(body_data(cfg.body))
         from stmocap.realtime.stages.perframe import ReplayEstimates
 
         if cfg.perframe.estimates is None:

@@ -22,7 +22,7 @@ from stmocap.realtime.pipeline import PipelineConfig, build_stage
 from stmocap.realtime.stages.base import EOS, Stage, StageError, run_chain
 
 POLL_MS = 100
-LIVE_SOCKET_BUFFER = 64 * 1024  # bytes; less than one frame
+LIVE_QUEUE = 1000  # messages; the receiver after a live source drains and keeps the newest
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,9 @@ class _Worker:
         self.ctl.setsockopt(zmq.LINGER, 2000)
         self.ctl.connect(spec.control)
         self.rejected = 0
+        self.skipped = 0  # live frames dropped here because newer ones had arrived
+        src = cfg.source
+        self.live = src.realtime or src.source.strip().isdigit() or src.source.startswith("/dev/")
         self.inp = self.out = None
         self.stages: list[Stage] = []
 
@@ -70,24 +73,23 @@ class _Worker:
                     keep_records=self.spec.keep_records))
             except Exception as exc:
                 raise StageError(name, exc) from exc
+        # After a live source the receiver keeps only the newest message (see _receive), so the
+        # queue there must be deep enough to drain whatever accumulated, never the place where a
+        # frame waits. Elsewhere small queues give backpressure.
         hwm = self.cfg.graph.hwm
-        # A live source must not build a queue: besides ZeroMQ's high-water marks, the kernel's
-        # socket buffers would hold several 1 MB frames, each adding a frame period of latency.
-        # With small buffers the source's non-blocking send fails instead and the frame is dropped.
-        live = self.cfg.source.realtime or self.cfg.source.source.strip().isdigit() or \
-            self.cfg.source.source.startswith("/dev/")
         if self.spec.inbound:
             self.inp = self.ctx.socket(zmq.PULL)
-            self.inp.setsockopt(zmq.RCVHWM, 1 if live and self.spec.index == 1 else hwm)
-            if live and self.spec.index == 1:
-                self.inp.setsockopt(zmq.RCVBUF, LIVE_SOCKET_BUFFER)
+            self.inp.setsockopt(zmq.RCVHWM, LIVE_QUEUE if self.live_input else hwm)
             self.inp.bind(self.spec.inbound)
         if self.spec.outbound:
             self.out = self.ctx.socket(zmq.PUSH)
-            self.out.setsockopt(zmq.SNDHWM, 1 if live and self.spec.index == 0 else hwm)
-            if live and self.spec.index == 0:
-                self.out.setsockopt(zmq.SNDBUF, LIVE_SOCKET_BUFFER)
+            self.out.setsockopt(zmq.SNDHWM, LIVE_QUEUE if self.live and self.spec.index == 0 else hwm)
             self.out.connect(self.spec.outbound)
+
+    @property
+    def live_input(self) -> bool:
+        """This process reads directly from a live source's process."""
+        return self.live and self.spec.index == 1
 
     def send(self, msgs: list[Message], block: bool = True) -> bool:
         """Send downstream; a non-blocking send that would wait returns False (frame dropped)."""
@@ -135,6 +137,26 @@ class _Worker:
                       meta={"dropped": (src.dropped + dropped_here)})
         self.send(run_chain(self.stages, eos))
 
+    def _receive(self) -> list[Message]:
+        """Decode what arrived. From a live source, only the newest data message is kept (the
+        rest queued while this process was busy and are dropped, as a camera would); the end of
+        stream is never dropped."""
+        assert self.inp is not None
+        batches = [self.inp.recv_multipart(copy=False)]
+        while self.live_input and self.inp.poll(0):
+            batches.append(self.inp.recv_multipart(copy=False))
+        msgs = []
+        for frames in batches:
+            try:
+                msgs.append(decode(frames))
+            except MessageError:
+                self.rejected += 1
+        data = [m for m in msgs if m.kind != EOS]
+        if len(data) > 1:
+            self.skipped += len(data) - 1
+            data = data[-1:]
+        return data + [m for m in msgs if m.kind == EOS]
+
     def run_stream(self) -> None:
         assert self.inp is not None
         while True:
@@ -142,20 +164,16 @@ class _Worker:
                 if self.orphaned():
                     return
                 continue
-            frames = self.inp.recv_multipart(copy=False)
-            try:
-                msg = decode(frames)
-            except MessageError:
-                self.rejected += 1
-                continue
-            # Every message carries each worker's count of rejected input, for the stats.
-            rejected = dict(msg.meta.get("rejected") or {})
-            rejected[str(self.spec.index)] = self.rejected
-            msg.meta["rejected"] = rejected
-            outs = run_chain(self.stages, msg)
-            self.send(outs)
-            if msg.kind == EOS:
-                return
+            for msg in self._receive():
+                # Every message carries each worker's count of rejected input, for the stats,
+                # and the frames dropped so far (upstream's plus those skipped here).
+                rejected = dict(msg.meta.get("rejected") or {})
+                rejected[str(self.spec.index)] = self.rejected
+                msg.meta["rejected"] = rejected
+                msg.meta["dropped"] = int(msg.meta.get("dropped", 0)) + self.skipped
+                self.send(run_chain(self.stages, msg))
+                if msg.kind == EOS:
+                    return
 
     def main(self) -> int:
         try:

@@ -1,9 +1,8 @@
-"""The lite per-frame stage: BlazePose landmarks → inverse kinematics → SMPL estimates.
+"""The lite profile's two first stages: BlazePose (detect/track) and inverse kinematics (per-frame).
 
 One person (track 0) per frame, tracked by BlazePose from frame to frame; IK is warm-started from
-the previous frame. The person box is the square around the visible 2D landmarks, enlarged by
-20 %; the weak-perspective camera of that box is fitted to the 2D landmarks of the IK joints.
-Frames without a person carry no track (the window stage then ends the track).
+the previous frame. Frames without a person carry no track (the window stage then ends it). Two
+stages, so the placement can run BlazePose and IK in different processes (two cores).
 """
 
 from __future__ import annotations
@@ -32,13 +31,20 @@ def default_backend() -> str:
     return "onnxruntime" if importlib.util.find_spec("onnxruntime") else "torch"
 
 
-class LitePerFrame(Stage):
-    name = "perframe"
-    consumes = ("detections",)
-    produces = ("estimates",)
+class BlazePoseDetect(Stage):
+    """The lite profile's detect/track stage: BlazePose on the frame, one tracked person (id 0).
 
-    def __init__(self, body: BodyModelData, backend: str = "auto", device: str = "cpu",
-                 ik: IKConfig | None = None) -> None:
+    ``detections`` arrays: ``track_ids (T,)``, ``boxes (T, 4)`` (square around the visible 2D
+    landmarks, enlarged by 20 %), ``landmarks (T, 33, 5)`` (x, y normalised to the image, z,
+    visibility, presence) and ``world (T, 33, 3)`` (metres, hip-centred, camera orientation). The
+    image itself is not forwarded: nothing downstream needs it.
+    """
+
+    name = "detect"
+    consumes = ("frame",)
+    produces = ("detections",)
+
+    def __init__(self, backend: str = "auto", device: str = "cpu") -> None:
         from stmocap.engines.factory import open_model_engine
 
         backend = default_backend() if backend == "auto" else backend
@@ -48,49 +54,82 @@ class LitePerFrame(Stage):
             engine.warmup(calls=1)
         self.pose = BlazePose(detector=engine_network(self.engines[0]),
                               landmarker=engine_network(self.engines[1]))
-        self.solver = IKSolver(body, ik or IKConfig(iterations=WARM_ITERATIONS))
-        self.previous: IKResult | None = None
-
-    def _empty(self, msg: Message, size: list[int]) -> Message:
-        arrays = {"track_ids": np.zeros(0, np.int64), "boxes": np.zeros((0, 4), np.float32),
-                  "pose_6d": np.zeros((0, 24, 6), np.float32), "betas": np.zeros((0, 10), np.float32),
-                  "cam": np.zeros((0, 3), np.float32)}
-        return msg.derive("estimates", arrays, {**msg.meta, "image_size": size})
 
     def process(self, msg: Message) -> list[Message]:
         image = msg.arrays["image"]
         h, w = image.shape[:2]
         result = self.pose(image)
+        meta = {**msg.meta, "image_size": [w, h]}
         if result is None:
-            self.previous = None
-            return [self._empty(msg, [w, h])]
+            arrays = {"track_ids": np.zeros(0, np.int64), "boxes": np.zeros((0, 4), np.float32),
+                      "landmarks": np.zeros((0, 33, 5), np.float32),
+                      "world": np.zeros((0, 33, 3), np.float32)}
+            return [msg.derive("detections", arrays, meta)]
         vis = result.landmarks[:, 3]
-        # Occluded points still carry BlazePose's best 3D guess: weigh them less, not zero.
-        trust = (MIN_TRUST + (1 - MIN_TRUST) * vis).astype(np.float32)
-        targets, weights = joint_targets(result.world.astype(np.float32), trust)
-        t = torch.from_numpy(targets)[None]
-        wt = torch.from_numpy(weights)[None]
-        # A new track starts from the analytic pose with more iterations; later frames start from
-        # the previous solution, a few iterations away.
-        ik = self.solver(t, wt, init=self.previous,
-                         iterations=COLD_ITERATIONS if self.previous is None else None)
-        self.previous = ik
         px = result.landmarks[:, :2] * [w, h]
         seen = px[vis > 0.5] if (vis > 0.5).sum() >= 4 else px
         lo, hi = seen.min(0), seen.max(0)
         centre, side = (lo + hi) / 2, float((hi - lo).max() * BOX_MARGIN)
         box = np.array([*(centre - side / 2), *(centre + side / 2)], np.float32)
-        pix, pw = joint_targets(px, vis)
-        crop = (pix - centre) / (side / 2)
-        joints = self.solver.model_joints(ik)[0].numpy()
-        idx = list(TARGET_JOINTS)
-        cam = fit_weak_perspective(joints[idx], crop[idx], pw[idx])
         arrays = {"track_ids": np.array([0], np.int64), "boxes": box[None],
-                  "pose_6d": matrix_to_rotation_6d(ik.rotmats)[:, :, :].numpy().astype(np.float32),
-                  "betas": ik.betas.numpy().astype(np.float32), "cam": cam[None]}
-        meta = {**msg.meta, "image_size": [w, h], "pose_flag": result.flag}
-        return [msg.derive("estimates", arrays, meta)]
+                  "landmarks": result.landmarks[None].astype(np.float32),
+                  "world": result.world[None].astype(np.float32)}
+        meta["pose_flag"] = result.flag
+        return [msg.derive("detections", arrays, meta)]
 
     def close(self) -> None:
         for e in self.engines:
             e.close()
+
+
+class IKPerFrame(Stage):
+    """The lite profile's per-frame stage: landmarks → SMPL pose, shape and camera by IK.
+
+    Each track is warm-started from its previous frame; the weak-perspective camera of the track's
+    box is fitted to the 2D landmarks of the solved joints.
+    """
+
+    name = "perframe"
+    consumes = ("detections",)
+    produces = ("estimates",)
+
+    def __init__(self, body: BodyModelData, ik: IKConfig | None = None) -> None:
+        self.solver = IKSolver(body, ik or IKConfig(iterations=WARM_ITERATIONS))
+        self.previous: dict[int, IKResult] = {}
+
+    def _solve(self, tid: int, landmarks: np.ndarray, world: np.ndarray, box: np.ndarray,
+               size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        w, h = size
+        vis = landmarks[:, 3]
+        # Occluded points still carry BlazePose's best 3D guess: weigh them less, not zero.
+        trust = (MIN_TRUST + (1 - MIN_TRUST) * vis).astype(np.float32)
+        targets, weights = joint_targets(world.astype(np.float32), trust)
+        prev = self.previous.get(tid)
+        # A new track starts from the analytic pose with more iterations; later frames start from
+        # the previous solution, a few iterations away.
+        ik = self.solver(torch.from_numpy(targets)[None], torch.from_numpy(weights)[None],
+                         init=prev, iterations=COLD_ITERATIONS if prev is None else None)
+        self.previous[tid] = ik
+        centre = (box[:2] + box[2:]) / 2
+        side = float(box[2] - box[0])
+        pix, pw = joint_targets(landmarks[:, :2] * [w, h], vis)
+        idx = list(TARGET_JOINTS)
+        joints = self.solver.model_joints(ik)[0].numpy()
+        cam = fit_weak_perspective(joints[idx], ((pix - centre) / (side / 2))[idx], pw[idx])
+        pose = matrix_to_rotation_6d(ik.rotmats)[0].numpy().astype(np.float32)
+        return pose, ik.betas[0].numpy().astype(np.float32), cam
+
+    def process(self, msg: Message) -> list[Message]:
+        a = msg.arrays
+        tids = [int(t) for t in a["track_ids"]]
+        for gone in [t for t in self.previous if t not in tids]:
+            del self.previous[gone]
+        size = tuple(msg.meta["image_size"])
+        solved = [self._solve(t, a["landmarks"][i], a["world"][i], a["boxes"][i], size)
+                  for i, t in enumerate(tids)]
+        arrays = {"track_ids": a["track_ids"], "boxes": a["boxes"],
+                  "pose_6d": np.stack([s[0] for s in solved]) if solved else
+                  np.zeros((0, 24, 6), np.float32),
+                  "betas": np.stack([s[1] for s in solved]) if solved else np.zeros((0, 10), np.float32),
+                  "cam": np.stack([s[2] for s in solved]) if solved else np.zeros((0, 3), np.float32)}
+        return [msg.derive("estimates", arrays, dict(msg.meta))]

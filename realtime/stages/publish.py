@@ -64,7 +64,9 @@ class PublishStage(Stage):
             self._wait_for(wait_subscribers, wait_timeout)
 
     def _wait_for(self, count: int, timeout: float) -> None:
-        """Block until ``count`` subscriptions arrived (clients that must not miss frame 0)."""
+        """Block until ``count`` clients subscribed to the ``pose`` topic (clients that must not
+        miss frame 0). Only subscriptions covering ``pose`` count: one client subscribing to
+        several topics sends several subscriptions."""
         seen = 0
         deadline = time.monotonic() + timeout
         while seen < count:
@@ -72,7 +74,8 @@ class PublishStage(Stage):
             if left <= 0 or not self.sock.poll(int(left * 1000)):
                 raise TimeoutError(f"only {seen} of {count} subscribers connected to "
                                    f"{self.config.endpoint} within {timeout:g} s")
-            if self.sock.recv()[:1] == b"\x01":
+            event = self.sock.recv()
+            if event[:1] == b"\x01" and b"pose".startswith(event[1:]):
                 seen += 1
 
     def _send(self, topic: bytes, msg: Message) -> None:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from stmocap.models.body.synthetic import make_synthetic_body
 from stmocap.realtime.messages import Message
-from stmocap.realtime.stages.lite import LitePerFrame
+from stmocap.realtime.stages.base import run_chain
+from stmocap.realtime.stages.lite import BlazePoseDetect, IKPerFrame
 
 FIXTURES = Path(__file__).parents[1] / "models" / "blazepose" / "data"
 
@@ -20,26 +21,27 @@ def _angle(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def stage() -> LitePerFrame:
-    return LitePerFrame(make_synthetic_body())
+def stages() -> list:
+    return [BlazePoseDetect(), IKPerFrame(make_synthetic_body())]
 
 
 def _frame(image: np.ndarray, seq: int = 0) -> Message:
-    return Message(kind="detections", seq=seq, arrays={
-        "image": image, "track_ids": np.array([0]), "boxes": np.zeros((1, 4), np.float32)})
+    return Message(kind="frame", seq=seq, arrays={"image": image})
 
 
-def test_astronaut_arms_follow_mediapipe(stage: LitePerFrame) -> None:
+def test_astronaut_arms_follow_mediapipe(stages: list) -> None:
     from skimage import data
 
     img = data.astronaut()
     ref = json.loads((FIXTURES / "ref_astronaut.json").read_text())
     world = np.array(ref["world_landmarks_xyz_vis_pres"])
-    out = stage.process(_frame(img))[0]
+    out = run_chain(stages, _frame(img))[0]
+    assert out.kind == "estimates"
     assert out.arrays["pose_6d"].shape == (1, 24, 6) and out.arrays["cam"][0, 0] > 0
     box = out.arrays["boxes"][0]
     assert box[0] < 150 and box[2] > 350  # the box spans the shoulders (at x ≈ 113 and 306)
-    J = stage.solver.model_joints(stage.previous)[0].numpy()
+    ik = stages[1]
+    J = ik.solver.model_joints(ik.previous[0])[0].numpy()
     # SMPL bone (joint pair) vs mediapipe world-landmark bone; visibility of the far landmark.
     bones = {"left upper arm": ((16, 18), (11, 13)), "right upper arm": ((17, 19), (12, 14)),
              "right forearm": ((19, 21), (14, 16)), "left forearm": ((18, 20), (13, 15))}
@@ -51,9 +53,9 @@ def test_astronaut_arms_follow_mediapipe(stage: LitePerFrame) -> None:
     assert world[15, 3] < 0.2 and errors["left forearm"] < 35.0, errors
 
 
-def test_no_person_gives_no_track(stage: LitePerFrame) -> None:
-    out = stage.process(_frame(np.full((240, 320, 3), 20, np.uint8)))[0]
-    assert out.arrays["track_ids"].shape == (0,) and stage.previous is None
+def test_no_person_gives_no_track(stages: list) -> None:
+    out = run_chain(stages, _frame(np.full((240, 320, 3), 20, np.uint8)))[0]
+    assert out.arrays["track_ids"].shape == (0,) and stages[1].previous == {}
 
 
 def test_lite_profile_through_the_graph() -> None:
