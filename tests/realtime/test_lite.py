@@ -47,10 +47,8 @@ def test_astronaut_arms_follow_mediapipe(stages: list) -> None:
              "right forearm": ((19, 21), (14, 16)), "left forearm": ((18, 20), (13, 15))}
     errors = {name: _angle(J[j1] - J[j0], world[l1, :3] - world[l0, :3])
               for name, ((j0, j1), (l0, l1)) in bones.items()}
-    for name in ("left upper arm", "right upper arm", "right forearm"):
-        assert errors[name] < 15.0, errors
-    # The left wrist is hidden (mediapipe's visibility 0.13): recorded, looser bound.
-    assert world[15, 3] < 0.2 and errors["left forearm"] < 35.0, errors
+    # Both arms, including the left forearm whose wrist mediapipe sees only 0.13 (8.7° at most here).
+    assert all(e < 15.0 for e in errors.values()), errors
 
 
 def test_no_person_gives_no_track(stages: list) -> None:
