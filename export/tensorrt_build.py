@@ -13,11 +13,11 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from stmocap.engines.artifact import ArtifactMeta, Precision, read_sidecar, sha256_file, verify, write_sidecar
+from stmocap.engines.artifact import ArtifactMeta, Precision, read_sidecar, verify, write_sidecar
 from stmocap.engines.base import EngineError
 from stmocap.engines.tensorrt_backend import import_tensorrt
 from stmocap.export.onnx_export import library_versions
@@ -185,12 +185,3 @@ def list_engines(cache_dir: Path | None = None) -> list[tuple[Path, ArtifactMeta
             out.append((path, None))
     return out
 
-
-def describe(meta: ArtifactMeta) -> dict[str, Any]:
-    """Short dict for listings."""
-    d = asdict(meta)
-    return {k: d[k] for k in ("model", "preset", "kind", "precision", "window", "gpu")}
-
-
-__all__ = ["BuildOptions", "build_engine", "cache_key", "default_cache_dir", "list_engines",
-           "sha256_file"]

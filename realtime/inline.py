@@ -6,7 +6,7 @@ from typing import Any
 
 from stmocap.realtime.messages import Message
 from stmocap.realtime.pipeline import STAGES, PipelineConfig, build_stage
-from stmocap.realtime.sources import open_source
+from stmocap.realtime.sources import frame_message, open_source
 from stmocap.realtime.stages.base import EOS, run_chain
 
 
@@ -18,10 +18,7 @@ def run_inline(cfg: PipelineConfig) -> dict[str, Any]:
         with open_source(cfg.source) as src:
             last = -1
             for frame in src:
-                msg = Message(kind="frame", seq=frame.index, stream="main",
-                              t_capture_ns=frame.t_capture_ns, arrays={"image": frame.image},
-                              meta={"fps": src.fps, "dropped": src.dropped})
-                run_chain(stages, msg.stamp("source"))
+                run_chain(stages, frame_message(frame, src.fps, src.dropped))
                 last = frame.index
                 if cfg.graph.frames and frame.index + 1 >= cfg.graph.frames:
                     break

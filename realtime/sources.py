@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from stmocap.realtime.messages import Message
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -329,6 +330,13 @@ class DemoSource(FrameSource):
         frame = Frame(self._index, self.frames[self._index], time.monotonic_ns())
         self._index += 1
         return frame
+
+
+def frame_message(frame: Frame, fps: float, dropped: int) -> Message:
+    """The graph's ``frame`` message for a captured frame, stamped by the ``source`` stage."""
+    return Message(kind="frame", seq=frame.index, stream="main", t_capture_ns=frame.t_capture_ns,
+                   arrays={"image": frame.image}, meta={"fps": fps, "dropped": dropped}
+                   ).stamp("source")
 
 
 def open_source(cfg: SourceConfig) -> FrameSource:

@@ -110,7 +110,7 @@ class _Worker:
         return os.getppid() != self.parent
 
     def run_source(self) -> None:
-        from stmocap.realtime.sources import open_source
+        from stmocap.realtime.sources import frame_message, open_source
 
         # Frames flow only once every process is set up, so none waits in a queue meanwhile.
         while not self.go.wait(0.1):
@@ -124,10 +124,7 @@ class _Worker:
             for frame in src:
                 if self.stop.is_set() or self.orphaned():
                     break
-                msg = Message(kind="frame", seq=frame.index, stream="main",
-                              t_capture_ns=frame.t_capture_ns, arrays={"image": frame.image},
-                              meta={"fps": src.fps, "dropped": src.dropped + dropped_here})
-                msg.stamp("source")
+                msg = frame_message(frame, src.fps, src.dropped + dropped_here)
                 last = msg
                 if not self.send(run_chain(self.stages, msg), block=not src.live):
                     dropped_here += 1  # live source and the pipeline is busy: newest frame wins

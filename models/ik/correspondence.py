@@ -52,7 +52,6 @@ def landmarks_from_joints(joints: np.ndarray, ear_offset: np.ndarray | None = No
     """Synthetic landmarks ``(..., 33, 3)`` from SMPL joints ``(..., 24, 3)`` (for tests and
     evaluation): each corresponding landmark at its joint; ears split by ``ear_offset`` (..., 3)
     around the head; hand landmarks at the hand joint; unrelated landmarks at the head."""
-    shape = joints.shape[:-2]
     out = np.repeat(joints[..., 15:16, :], 33, axis=-2).copy()
     for j, idx in SMPL_FROM_LANDMARKS.items():
         for i in idx:
@@ -60,5 +59,4 @@ def landmarks_from_joints(joints: np.ndarray, ear_offset: np.ndarray | None = No
     if ear_offset is not None:
         out[..., 7, :] = joints[..., 15, :] + ear_offset
         out[..., 8, :] = joints[..., 15, :] - ear_offset
-    del shape
     return out

@@ -7,8 +7,6 @@ stages, so the placement can run BlazePose and IK in different processes (two co
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import torch
 from stmocap.models.blazepose.pipeline import BlazePose, engine_network
@@ -24,11 +22,6 @@ COLD_ITERATIONS = 30
 # Measured on 2 cores: 5 warm L-BFGS iterations ≈ 11 ms; 8 ≈ 18 ms (docs/benchmarks.md).
 WARM_ITERATIONS = 5
 MIN_TRUST = 0.25
-
-
-def default_backend() -> str:
-    """ONNX Runtime when installed (≈3× faster on CPU for these networks), else PyTorch."""
-    return "onnxruntime" if importlib.util.find_spec("onnxruntime") else "torch"
 
 
 class BlazePoseDetect(Stage):
@@ -47,7 +40,7 @@ class BlazePoseDetect(Stage):
     def __init__(self, backend: str = "auto", device: str = "cpu") -> None:
         from stmocap.engines.factory import open_model_engine
 
-        backend = default_backend() if backend == "auto" else backend
+        # backend "auto" (resolved by the factory): ONNX Runtime when installed, ≈3× faster on CPU.
         self.engines = [open_model_engine(n, "full", backend=backend, device=device)
                         for n in ("blazepose-detection", "blazepose-landmark")]
         for engine in self.engines:  # first-call costs (allocation, kernels) before frame 0
