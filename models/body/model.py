@@ -73,7 +73,10 @@ class LBSBody(BodyModel):
 
         self.register_buffer("v_template", buf(data.v_template))
         self.register_buffer("shape_basis", basis_rows(buf(data.shapedirs)))
-        self.register_buffer("pose_basis", basis_rows(buf(data.posedirs)))
+        # Models without pose correctives (the free body) store zeros: skip that matmul.
+        self.has_correctives = bool(np.any(data.posedirs))
+        self.register_buffer("pose_basis", basis_rows(buf(data.posedirs)) if self.has_correctives
+                             else torch.zeros(0, dtype=dtype))
         self.register_buffer("j_regressor", buf(data.j_regressor))
         self.register_buffer("weights", buf(data.weights))
 
@@ -81,7 +84,9 @@ class LBSBody(BodyModel):
         self._check(rotmats, betas)
         v_shaped = shape_vertices(self.v_template, self.shape_basis, betas)
         rest_joints = regress_joints(self.j_regressor, v_shaped)
-        v_posed = v_shaped + pose_correctives(self.pose_basis, rotmats).unflatten(-1, v_shaped.shape[1:])
+        v_posed = v_shaped
+        if self.has_correctives:
+            v_posed = v_shaped + pose_correctives(self.pose_basis, rotmats).unflatten(-1, v_shaped.shape[1:])
         joints, transforms = forward_kinematics(rotmats, rest_joints, self.parents)
         verts = skin_vertices(v_posed, self.weights, transforms)
         if transl is not None:
@@ -111,13 +116,19 @@ class SmplxBody(BodyModel):
         return BodyOutput(vertices=out.vertices, joints=out.joints[:, : len(self.parents)])
 
 
-def load_body_model(path: Path, backend: Backend = "auto", gender: str = "neutral",
+def load_body_model(path: Path | str | None = None, backend: Backend = "auto", gender: str = "neutral",
                     dtype: torch.dtype = torch.float32) -> BodyModel:
-    """Load an SMPL-format model (file or folder) with ``lbs`` (ours), ``smplx`` or ``auto``.
+    """Load an SMPL-format model (file or folder; ``None`` or ``"free"``: the built-in free body)
+    with ``lbs`` (ours), ``smplx`` or ``auto``.
 
     ``auto`` uses our LBS: it needs nothing beyond torch and matches smplx (tested).
     """
-    data = load_smpl_file(path, gender)
+    from stmocap.models.body.free_body import FREE_BODY_NAME, load_free_body
+
+    if path is None or str(path) == FREE_BODY_NAME:
+        data = load_free_body()
+    else:
+        data = load_smpl_file(Path(path), gender)
     if backend == "smplx":
         return SmplxBody(data, dtype)
     return LBSBody(data, dtype)

@@ -29,7 +29,7 @@ def test_load_engine(exported, tmp_path: Path) -> None:  # type: ignore[no-untyp
     with load_engine(path) as eng:
         assert isinstance(eng, OnnxRuntimeEngine)
         out = eng(eng.example_feed({"batch": 2}))
-        assert out["vertices"].shape == (2, 6890, 3)
+        assert out["vertices"].shape == (2, 13718, 3)  # the free body
     with pytest.raises(EngineError, match="unknown engine backend"):
         load_engine(path, backend="nope")
     renamed = tmp_path / "model.bin"

@@ -49,6 +49,8 @@ def test_inspect_body(smpl_model_dir: Path) -> None:
     out = _run("inspect", "body", "--model", str(smpl_model_dir), "--time", "2")
     assert out.returncode == 0, out.stderr
     assert "6890 vertices" in out.stdout and "24 joints" in out.stdout
+    out = _run("inspect", "body")  # default: the built-in free body
+    assert out.returncode == 0 and "free_body.npz: 13718 vertices" in out.stdout
     out = _run("inspect", "body", "--model", str(smpl_model_dir / "missing"))
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.count("\n") == 1 and "smpl.is.tue.mpg.de" in out.stderr

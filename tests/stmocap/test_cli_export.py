@@ -81,7 +81,7 @@ def test_keys_run_listen_record_and_graph_bench(tmp_path: Path) -> None:
     assert "stream ended" in err, err
     rec = np.load(tmp_path / "r.npz")
     assert rec["seq"].tolist() == list(range(40))
-    assert rec["rotmats"].shape == (40, 24, 3, 3) and rec["vertices"].shape == (40, 6890, 3)
+    assert rec["rotmats"].shape == (40, 24, 3, 3) and rec["vertices"].shape == (40, 13718, 3)  # the free body
     assert rec["faces"].shape[1] == 3
     out = _run("bench", "--source", str(media / "clip.avi"), "--profile", "replay", "--estimates",
                str(media / "estimates.npz"), "--endpoint", ep, "--out", str(tmp_path / "b"),

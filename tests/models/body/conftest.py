@@ -19,3 +19,10 @@ def smpl_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_body: BodyModel
     folder = tmp_path_factory.mktemp("smpl_models")
     write_smpl_pickle(synthetic_body, folder / "SMPL_NEUTRAL.pkl")
     return folder
+
+
+@pytest.fixture(scope="session")
+def free_body() -> BodyModelData:
+    from stmocap.models.body.free_body import load_free_body
+
+    return load_free_body()

@@ -59,8 +59,9 @@ def test_bones_keep_their_length_under_any_pose(synthetic_body: BodyModelData) -
     torch.testing.assert_close(lengths(posed), lengths(rest), atol=1e-12, rtol=0)
 
 
-def test_elbow_and_knee_flexion_directions(synthetic_body: BodyModelData) -> None:
-    body = LBSBody(synthetic_body, dtype=torch.float64)
+@pytest.mark.parametrize("which", ["synthetic_body", "free_body"])
+def test_elbow_and_knee_flexion_directions(which: str, request: pytest.FixtureRequest) -> None:
+    body = LBSBody(request.getfixturevalue(which), dtype=torch.float64)
     aa = torch.zeros(1, 24, 3, dtype=torch.float64)
     aa[0, L_ELBOW] = torch.tensor([0.0, -math.pi / 2, 0.0])  # left elbow −90° about y
     aa[0, L_KNEE] = torch.tensor([math.pi / 2, 0.0, 0.0])  # left knee +90° about x

@@ -1,0 +1,1 @@
+"""Ground truth we can measure against: retargeted motion capture, rendered into video."""
