@@ -35,12 +35,15 @@ class OnnxRuntimeEngine(Engine):
         provider: ``cpu``, ``cuda`` or ``tensorrt`` (falls back down that list as ORT does).
         expect: metadata the caller requires (see :func:`~stmocap.engines.artifact.verify`).
         threads: intra-op threads for the CPU provider (0 = ORT's default).
+        spin: let idle ORT worker threads busy-wait for the next call (ORT's default). Off here:
+            in the graph ORT shares the cores with torch and other stage processes, and spinning
+            threads take CPU from them (measured in docs/benchmarks.md, lite section).
     """
 
     backend = "onnxruntime"
 
     def __init__(self, path: Path, provider: Provider = "cpu",
-                 expect: Mapping[str, Any] | None = None, threads: int = 0) -> None:
+                 expect: Mapping[str, Any] | None = None, threads: int = 0, spin: bool = False) -> None:
         path = Path(path)
         if not path.is_file():
             raise EngineError(f"ONNX file not found: {path} (create it with `stmocap export`)")
@@ -56,6 +59,9 @@ class OnnxRuntimeEngine(Engine):
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.provider = provider
         self.session = ort.InferenceSession(str(path), options,
                                             providers=[p for p in wanted if p in available])

@@ -65,8 +65,9 @@ def make_specs(cfg: PipelineConfig, control: str, workdir: str,
     for i in range(1, len(groups)):
         inbound.append(f"ipc://{workdir}/w{i}" if cfg.graph.transport == "ipc"
                        else _free_tcp_endpoint())
+    threads = cfg.graph.process_threads or max(1, (os.cpu_count() or 1) // len(groups))
     return [WorkerSpec(i, tuple(g), inbound[i], inbound[i + 1] if i + 1 < len(groups) else None,
-                       control, keep_records) for i, g in enumerate(groups)]
+                       control, keep_records, threads) for i, g in enumerate(groups)]
 
 
 def run_graph(cfg: PipelineConfig, on_stats: Callable[[dict[str, Any]], None] | None = None,

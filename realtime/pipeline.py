@@ -70,6 +70,9 @@ class GraphConfig:
     transport: Literal["ipc", "tcp"] = field(default="ipc", metadata={
         "help": "between processes: ipc (Unix sockets) or tcp (loopback)"})
     hwm: int = field(default=2, metadata={"help": "messages queued between processes"})
+    process_threads: int = field(default=0, metadata={
+        "help": "torch CPU threads per stage process (0: CPU cores ÷ processes, at least 1; "
+                "processes that each take every core slow each other down)"})
     frames: int = field(default=0, metadata={"help": "stop after this many frames (0: all)"})
     wait_subscribers: int = field(default=0, metadata={
         "help": "hold the stream until this many clients have subscribed to the pose topic"})

@@ -35,6 +35,7 @@ class WorkerSpec:
     outbound: str | None
     control: str
     keep_records: bool = False
+    threads: int = 0  # torch CPU threads in this process (0: torch's default)
 
     @property
     def label(self) -> str:
@@ -65,6 +66,10 @@ class _Worker:
         self.ctl.send_json({"event": kind, "worker": self.spec.index, **data})
 
     def setup(self) -> None:
+        if self.spec.threads:
+            import torch
+
+            torch.set_num_threads(self.spec.threads)
         names = [n for n in self.spec.stages if n != "source"]
         for name in names:
             try:

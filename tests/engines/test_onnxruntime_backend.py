@@ -23,6 +23,13 @@ def test_runs_like_torch(exported) -> None:  # type: ignore[no-untyped-def]
         assert [s.name for s in ort_eng.outputs] == ["pose_6d_out", "betas", "cam_out", "weights"]
         for name in want:
             torch.testing.assert_close(got[name], want[name], atol=1e-5, rtol=1e-4)
+        # Idle worker threads sleep instead of spinning (they would take CPU from other stages).
+        opts = ort_eng.session.get_session_options()
+        assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    with OnnxRuntimeEngine(path, spin=True) as spinning:
+        opts = spinning.session.get_session_options()
+        with pytest.raises(Exception, match="allow_spinning"):  # not set: ORT's default (spin)
+            opts.get_session_config_entry("session.intra_op.allow_spinning")
 
 
 def test_expectations_are_enforced(exported) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ import pytest
 import zmq
 from stmocap.engines.factory import open_model_engine
 from stmocap.realtime.filters import FilterConfig
-from stmocap.realtime.graph import GraphError, RunningGraph, children_alive, run_graph
+from stmocap.realtime.graph import GraphError, RunningGraph, children_alive, make_specs, run_graph
 from stmocap.realtime.pipeline import (
     GraphConfig,
     PerFrameConfig,
@@ -189,3 +189,14 @@ def test_ctrl_c_stops_run_cleanly(media: dict[str, Path]) -> None:
     for pid in children:  # no orphans
         assert not Path(f"/proc/{pid}").exists() or \
             "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def test_processes_share_the_cores() -> None:
+    from dataclasses import replace
+
+    cfg = PipelineConfig()
+    specs = make_specs(cfg, "ipc:///tmp/x", "/tmp")
+    assert len(specs) == 2  # lite placement: two processes
+    assert all(s.threads == max(1, (os.cpu_count() or 1) // 2) for s in specs)
+    cfg = replace(cfg, graph=replace(cfg.graph, process_threads=3))
+    assert [s.threads for s in make_specs(cfg, "ipc:///tmp/x", "/tmp")] == [3, 3]
