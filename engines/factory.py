@@ -6,7 +6,6 @@ and loads the ONNX file; ``tensorrt`` / ``tensorrt-rtx`` additionally build (or 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from stmocap.engines.base import Engine, EngineError
@@ -14,8 +13,9 @@ from stmocap.engines.base import Engine, EngineError
 
 def artifact_dir() -> Path:
     """``$STMOCAP_CACHE/onnx`` or ``~/.cache/stmocap/onnx``: ONNX files made on demand."""
-    root = os.environ.get("STMOCAP_CACHE") or Path.home() / ".cache" / "stmocap"
-    return Path(root) / "onnx"
+    from stmocap.cache import cache_root
+
+    return cache_root() / "onnx"
 
 
 def open_model_engine(name: str, preset: str | None = None, checkpoint: Path | None = None,

@@ -40,7 +40,7 @@ class SourceConfig:
 
     source: str = field(default="0", metadata={
         "help": "webcam index (0), device path (/dev/video0), video file, folder of images, or "
-                "demo (a built-in clip of a real person; no camera needed)"})
+                "demo (a built-in rendered clip of motion capture; no camera needed)"})
     width: int = field(default=640, metadata={"help": "webcam width to request"})
     height: int = field(default=480, metadata={"help": "webcam height to request"})
     fps: float = field(default=30.0, metadata={"help": "webcam rate to request; image-folder rate"})
@@ -289,7 +289,8 @@ class WebcamSource(FrameSource):
 def demo_frames(count: int = 300, size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
     """A clip of a real person without any download: matplotlib's bundled photo of Grace Hopper,
     slowly panned and zoomed by a virtual camera (RGB uint8 frames). The person does not move;
-    the camera does. (The rendered motion-capture clip of the ground-truth work replaces it.)"""
+    the camera does. (``--source demo`` is the rendered motion-capture clip; this real photo is
+    for tests and benchmarks of the lite profile on a real person.)"""
     import matplotlib.cbook as cbook
 
     cv2 = _cv2()
@@ -310,28 +311,6 @@ def demo_frames(count: int = 300, size: tuple[int, int] = (640, 480)) -> list[np
     return frames
 
 
-class DemoSource(FrameSource):
-    """``--source demo``: :func:`demo_frames` at 30 fps (lossless, or paced with ``realtime``)."""
-
-    def __init__(self, realtime: bool = False, count: int = 300) -> None:
-        super().__init__()
-        self.frames = demo_frames(count)
-        self.fps = 30.0
-        self.live = realtime
-        self._pacer = _Pacer(self.fps) if realtime else None
-        self._index = 0
-        self.size = (self.frames[0].shape[1], self.frames[0].shape[0])
-        self.description = f"demo (Grace Hopper photo, moving camera, {count} frames 640×480)"
-
-    def read(self) -> Frame | None:
-        if self._index >= len(self.frames):
-            return None
-        self._index = self._skip_late(self._pacer, self._index, len(self.frames) - 1)
-        frame = Frame(self._index, self.frames[self._index], time.monotonic_ns())
-        self._index += 1
-        return frame
-
-
 def frame_message(frame: Frame, fps: float, dropped: int) -> Message:
     """The graph's ``frame`` message for a captured frame, stamped by the ``source`` stage."""
     return Message(kind="frame", seq=frame.index, stream="main", t_capture_ns=frame.t_capture_ns,
@@ -344,7 +323,11 @@ def open_source(cfg: SourceConfig) -> FrameSource:
     folder (images) or a file (video)."""
     text = cfg.source.strip()
     if text == "demo":
-        return DemoSource(cfg.realtime)
+        from stmocap.groundtruth.demo import demo_clip
+
+        source = VideoFileSource(demo_clip()[0], cfg.realtime)
+        source.description = f"demo (rendered motion capture, {source.description})"
+        return source
     if re.fullmatch(r"\d+", text):
         return WebcamSource(int(text), cfg.width, cfg.height, cfg.fps)
     if text.startswith("/dev/"):

@@ -56,7 +56,11 @@ def test_wheel_contains_every_layer(tmp_path: Path) -> None:
     wheel = next(tmp_path.glob("stmocap-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for path in ("stmocap/cli.py", "stmocap/models/temporal/sta.py", "stmocap/models/body/lbs.py",
-                 "stmocap/realtime/windows.py", "stmocap/evaluation/metrics.py"):
+                 "stmocap/realtime/windows.py", "stmocap/evaluation/metrics.py",
+                 # Shipped data and their licence notices.
+                 "stmocap/models/body/data/free_body.npz", "stmocap/models/body/data/NOTICE",
+                 "stmocap/groundtruth/data/deepmimic_smpl.npz", "stmocap/groundtruth/data/NOTICE",
+                 "stmocap/models/blazepose/data/NOTICE"):
         assert path in names
     assert not any(n.startswith(("tests/", "models/", "realtime/")) for n in names)
     # The installed wheel imports from site-packages alone.
