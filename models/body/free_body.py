@@ -25,8 +25,8 @@ def load_free_body() -> BodyModelData:
     return load_smpl_file(free_body_path())
 
 
-def load_body_data(path: Path | str | None) -> BodyModelData:
+def load_body_data(path: Path | str | None, gender: str = "neutral") -> BodyModelData:
     """The user's SMPL-format file or folder; ``None`` or ``"free"`` → the free body."""
     if path is None or str(path) == FREE_BODY_NAME:
         return load_free_body()
-    return load_smpl_file(Path(path))
+    return load_smpl_file(Path(path), gender)

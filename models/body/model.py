@@ -22,7 +22,7 @@ from stmocap.models.body.lbs import (
     shape_vertices,
     skin_vertices,
 )
-from stmocap.models.body.smpl_file import BodyModelData, load_smpl_file
+from stmocap.models.body.smpl_file import BodyModelData
 from torch import Tensor, nn
 
 from stmocap.optional import require
@@ -123,12 +123,9 @@ def load_body_model(path: Path | str | None = None, backend: Backend = "auto", g
 
     ``auto`` uses our LBS: it needs nothing beyond torch and matches smplx (tested).
     """
-    from stmocap.models.body.free_body import FREE_BODY_NAME, load_free_body
+    from stmocap.models.body.free_body import load_body_data
 
-    if path is None or str(path) == FREE_BODY_NAME:
-        data = load_free_body()
-    else:
-        data = load_smpl_file(Path(path), gender)
+    data = load_body_data(path, gender)
     if backend == "smplx":
         return SmplxBody(data, dtype)
     return LBSBody(data, dtype)

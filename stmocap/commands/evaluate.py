@@ -62,7 +62,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(text)
     print(f"wrote {args.out / 'closed_loop.md'}, closed_loop.json and {plot.name}", file=sys.stderr)
     if args.markdown:
-        write_section(args.markdown, text + f"\n![acceleration]({plot.as_posix()})", key="closed-loop",
+        import os
+
+        rel = Path(os.path.relpath(plot.resolve(), args.markdown.resolve().parent)).as_posix()
+        write_section(args.markdown, text + f"\n![acceleration]({rel})", key="closed-loop",
                       heading="## Closed-loop accuracy (`stmocap eval --closed-loop`)")
     return 0
 
