@@ -144,6 +144,10 @@ class IKSolver:
                                 line_search_fn="strong_wolfe",
                                 tolerance_grad=1e-9, tolerance_change=1e-12, history_size=20)
         hinge_idx = [j - 1 for j, _, _ in HINGES]
+        flex = torch.zeros(len(HINGES), 3, dtype=targets.dtype)  # the allowed-flexion axis, signed
+        for k, (_, axis, sign) in enumerate(HINGES):
+            flex[k, axis] = sign
+        off_axis = (flex == 0).to(targets.dtype)
 
         def loss_fn() -> Tensor:
             R = torch.cat([rotation_6d_to_matrix(root6)[:, None], axis_angle_to_matrix(body)], 1)
@@ -152,12 +156,9 @@ class IKSolver:
             loss = 1e4 * ((j - targets) ** 2 * w).sum() / w.sum().clamp_min(1e-9)
             loss = loss + cfg.pose_prior * (body ** 2).sum() / body.shape[0]
             loss = loss + cfg.shape_prior * (beta ** 2).sum() / beta.shape[0]
-            h = body[:, hinge_idx]
-            penalty = 0.0
-            for k, (_, axis, sign) in enumerate(HINGES):
-                other = [a for a in range(3) if a != axis]
-                wrong_way = torch.relu(-sign * h[:, k, axis]).pow(2).sum()
-                penalty = penalty + (h[:, k, other] ** 2).sum() + wrong_way
+            # Hinges bend about one axis, one way: other axes and the wrong way cost.
+            h = body[:, hinge_idx]  # (B, 4, 3)
+            penalty = (h ** 2 * off_axis).sum() + torch.relu(-(h * flex).sum(-1)).pow(2).sum()
             return loss + cfg.hinge_weight * penalty / body.shape[0]
 
         def closure() -> Tensor:

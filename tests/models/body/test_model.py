@@ -88,3 +88,4 @@ def test_input_checks(synthetic_body: BodyModelData) -> None:
         body(torch.zeros(1, 23, 3, 3), torch.zeros(1, 10))
     with pytest.raises(ValueError, match="betas must be"):
         body(torch.eye(3).expand(1, 24, 3, 3), torch.zeros(1, 11))
+
