@@ -74,6 +74,9 @@ def run_graph(cfg: PipelineConfig, on_stats: Callable[[dict[str, Any]], None] | 
               on_started: Callable[[RunningGraph], None] | None = None,
               keep_records: bool = False, stop: Any = None) -> GraphResult:
     """Run the graph to the end of the source (or until stopped); raises :class:`GraphError`."""
+    from stmocap.realtime.sources import prepare_source
+
+    prepare_source(cfg.source)  # e.g. render the demo clip here, not inside a stage process
     mpctx = mp.get_context("spawn")
     stop = stop or mpctx.Event()
     go = mpctx.Event()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -318,14 +319,26 @@ def frame_message(frame: Frame, fps: float, dropped: int) -> Message:
                    ).stamp("source")
 
 
+def prepare_source(cfg: SourceConfig) -> Path | None:
+    """Make what a source needs before the graph starts: for ``demo``, render the clip on first use
+    (with a progress bar, in the calling process) and return its path; otherwise nothing."""
+    if cfg.source.strip() != "demo":
+        return None
+    from stmocap.groundtruth.demo import demo_clip
+
+    try:
+        return demo_clip(progress=sys.stderr.isatty())[0]
+    except OSError as exc:
+        raise SourceError(f"cannot write the demo clip ({exc}); set STMOCAP_CACHE to a writable "
+                          "folder") from exc
+
+
 def open_source(cfg: SourceConfig) -> FrameSource:
     """Open what ``cfg.source`` names: ``demo``, an integer (camera index), ``/dev/…`` (camera), a
     folder (images) or a file (video)."""
     text = cfg.source.strip()
     if text == "demo":
-        from stmocap.groundtruth.demo import demo_clip
-
-        source = VideoFileSource(demo_clip()[0], cfg.realtime)
+        source = VideoFileSource(prepare_source(cfg), cfg.realtime)
         source.description = f"demo (rendered motion capture, {source.description})"
         return source
     if re.fullmatch(r"\d+", text):

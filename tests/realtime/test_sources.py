@@ -107,3 +107,14 @@ def test_latest_frame_grabber_keeps_newest_and_counts_drops(tmp_path: Path) -> N
     assert grabber.dropped + len(got) == 200
     times = [t for _, t in got]
     assert times == sorted(times)
+
+
+def test_demo_needs_a_writable_cache(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from stmocap.realtime.sources import SourceConfig, SourceError, prepare_source
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("STMOCAP_CACHE", str(blocker / "cache"))
+    with pytest.raises(SourceError, match="STMOCAP_CACHE"):
+        prepare_source(SourceConfig(source="demo"))
+    assert prepare_source(SourceConfig(source="clip.mp4")) is None
