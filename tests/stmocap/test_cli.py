@@ -62,3 +62,17 @@ def smpl_model_dir(tmp_path: Path) -> Path:
 
     write_smpl_pickle(make_synthetic_body(), tmp_path / "SMPL_NEUTRAL.pkl")
     return tmp_path
+
+
+def test_render_writes_video_and_truth(tmp_path: Path) -> None:
+    import numpy as np
+
+    out = _run("render", "run", str(tmp_path / "run.avi"), "--width", "160", "--height", "120",
+               "--background", "plain", "--seed", "2")
+    assert out.returncode == 0, out.stderr
+    gt = np.load(tmp_path / "run.npz")
+    assert gt["joints2d"].shape == (24, 24, 2) and tuple(gt["image_size"]) == (160, 120)
+    out = _run("render", "moonwalk", str(tmp_path / "x.avi"))
+    assert out.returncode == 2 and "available: backflip" in out.stderr
+    out = _run("render", "walk", str(tmp_path / "x.mp4"))
+    assert out.returncode == 2 and ".avi" in out.stderr
