@@ -34,6 +34,9 @@ class PerFrameConfig:
                 "estimates recorded in --estimates"})
     estimates: Path | None = field(default=None, metadata={
         "help": ".npz with pose_6d (N,24,6), betas (N,10), cam (N,3) [, feats] per frame"})
+    ik_iterations: int = field(default=5, metadata={
+        "help": "lite: L-BFGS iterations per tracked frame (fewer: faster, less accurate; "
+                "docs/benchmarks.md)"})
 
 
 @dataclass(frozen=True)
@@ -131,9 +134,12 @@ def build_stage(name: str, cfg: PipelineConfig,
         return FullFrameDetector()
     if name == "perframe":
         if cfg.perframe.profile == "lite":
+            from stmocap.models.ik.solver import IKConfig
             from stmocap.realtime.stages.lite import IKPerFrame
 
-            return IKPerFrame(body_data(cfg.body))
+            if cfg.perframe.ik_iterations < 1:
+                raise ValueError(f"--ik-iterations must be >= 1, got {cfg.perframe.ik_iterations}")
+            return IKPerFrame(body_data(cfg.body), IKConfig(iterations=cfg.perframe.ik_iterations))
         from stmocap.realtime.stages.perframe import ReplayEstimates
 
         if cfg.perframe.estimates is None:

@@ -19,7 +19,8 @@ from stmocap.realtime.stages.base import Stage
 
 BOX_MARGIN = 1.2
 COLD_ITERATIONS = 30
-# Measured on 2 cores: 5 warm L-BFGS iterations ≈ 11 ms; 8 ≈ 18 ms (docs/benchmarks.md).
+# Iterations of a warm-started solve (PerFrameConfig.ik_iterations): closed-loop accuracy and cost
+# of 2–5 are in docs/benchmarks.md.
 WARM_ITERATIONS = 5
 MIN_TRUST = 0.25
 
