@@ -81,3 +81,16 @@ def test_lite_profile_through_the_graph() -> None:
     for m in poses:
         j = m.arrays["joints3d"]
         assert j[15, 1] < j[0, 1] and m.arrays["transl"][2] > 0
+
+
+def test_ik_iterations_option() -> None:
+    from dataclasses import replace
+
+    import pytest
+    from stmocap.realtime.pipeline import PipelineConfig, build_stage
+
+    cfg = PipelineConfig()
+    stage = build_stage("perframe", replace(cfg, perframe=replace(cfg.perframe, ik_iterations=3)))
+    assert stage.solver.config.iterations == 3
+    with pytest.raises(ValueError, match="ik-iterations"):
+        build_stage("perframe", replace(cfg, perframe=replace(cfg.perframe, ik_iterations=0)))
