@@ -1,4 +1,6 @@
-"""Write the built-in demo clip (``--source demo``) to a video file, for benchmarks from a file.
+"""Write the Grace Hopper photo clip (a real person, virtual camera motion) to a video file: the
+source of the lite profile's graph benchmarks (docs/benchmarks.md). ``--source demo`` itself is the
+rendered motion-capture clip (``stmocap.groundtruth.demo``).
 
     python scripts/make_demo_clip.py OUT.avi [--frames 300]
 """
