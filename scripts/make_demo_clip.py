@@ -15,7 +15,7 @@ from stmocap.realtime.sources import demo_frames
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", type=Path)
     p.add_argument("--frames", type=int, default=300)
     args = p.parse_args()
