@@ -34,6 +34,8 @@ class PerFrameConfig:
                 "estimates recorded in --estimates"})
     estimates: Path | None = field(default=None, metadata={
         "help": ".npz with pose_6d (N,24,6), betas (N,10), cam (N,3) [, feats] per frame"})
+    smooth_landmarks: bool = field(default=True, metadata={
+        "help": "lite: smooth BlazePose's landmarks and crop over time as mediapipe's video mode does"})
     ik_iterations: int = field(default=5, metadata={
         "help": "lite: L-BFGS iterations per tracked frame (fewer: faster, less accurate; "
                 "docs/benchmarks.md)"})
@@ -128,7 +130,7 @@ def build_stage(name: str, cfg: PipelineConfig,
         if cfg.perframe.profile == "lite":
             from stmocap.realtime.stages.lite import BlazePoseDetect
 
-            return BlazePoseDetect(cfg.temporal.engine, cfg.temporal.device)
+            return BlazePoseDetect(cfg.temporal.engine, cfg.temporal.device, cfg.perframe.smooth_landmarks)
         from stmocap.realtime.stages.detect import FullFrameDetector
 
         return FullFrameDetector()

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 import torch
 from stmocap.models.blazepose.graph import load_graph
+from stmocap.models.blazepose.smoothing import PoseSmoother
 
 LANDMARK_NAMES = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
@@ -147,22 +148,29 @@ class BlazePose:
         min_tracking: pose-flag threshold to keep tracking from the previous landmarks.
         track: reuse the previous frame's landmarks for the ROI (video); False runs the detector
             on every frame (mediapipe's static image mode).
+        smooth: with ``track``, smooth landmarks and the ROI over time as mediapipe's video mode
+            does (:mod:`stmocap.models.blazepose.smoothing`); needs timestamps (``__call__(t=…)``,
+            default: frames 1/30 s apart).
     """
 
     def __init__(self, min_detection: float = 0.5, min_tracking: float = 0.5, track: bool = True,
                  detector: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
-                 landmarker: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None
-                 ) -> None:
+                 landmarker: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
+                 smooth: bool = True) -> None:
         self.detector = detector or load_graph("pose_detection")
         self.landmarker = landmarker or load_graph("pose_landmark_full")
         self.anchors = ssd_anchors()
         self.min_detection = min_detection
         self.min_tracking = min_tracking
         self.track = track
+        self.smoother = PoseSmoother() if smooth and track else None
         self._roi: Roi | None = None
+        self._frames = 0
 
     def reset(self) -> None:
         self._roi = None
+        if self.smoother is not None:
+            self.smoother.reset()
 
     # -- detection -------------------------------------------------------------------------
     def detect(self, image: np.ndarray) -> list[Detection]:
@@ -211,8 +219,12 @@ class BlazePose:
         landmarks = np.concatenate([norm[:33], vis[:33, None], pres[:33, None]], 1)
         return PoseResult(landmarks, world_rot[:33], roi, float(flag.reshape(-1)[0]), norm[33:])
 
-    def __call__(self, image: np.ndarray) -> PoseResult | None:
+    def __call__(self, image: np.ndarray, t: float | None = None) -> PoseResult | None:
+        """The person in ``image`` (RGB uint8) or ``None``; ``t``: capture time in seconds (for
+        smoothing; default: this call's index / 30)."""
         h, w = image.shape[:2]
+        t = self._frames / 30.0 if t is None else t
+        self._frames += 1
         roi = self._roi if self.track else None
         if roi is None:
             dets = self.detect(image)
@@ -221,10 +233,18 @@ class BlazePose:
             kp = dets[0].keypoints
             roi = roi_from_points(kp[0], kp[1], w, h)
         result = self.landmarks(image, roi)
-        if self.track:
-            ok = result.flag >= self.min_tracking
-            self._roi = roi_from_points(result.aux[0], result.aux[1], w, h) if ok else None
-        return result if result.flag >= self.min_tracking or not self.track else None
+        if not self.track:
+            return result
+        if result.flag < self.min_tracking:
+            self.reset()  # lost: detect again next frame, filters restart
+            return None
+        aux = result.aux
+        if self.smoother is not None:
+            landmarks, world = self.smoother.smooth_landmarks(result.landmarks, result.world, (w, h), t)
+            aux = self.smoother.smooth_aux(result.aux, (w, h), t)
+            result = replace(result, landmarks=landmarks, world=world, aux=aux)
+        self._roi = roi_from_points(aux[0], aux[1], w, h)
+        return result
 
 
 def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, min_conf: float = 0.5) -> np.ndarray:

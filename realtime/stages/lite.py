@@ -38,7 +38,7 @@ class BlazePoseDetect(Stage):
     consumes = ("frame",)
     produces = ("detections",)
 
-    def __init__(self, backend: str = "auto", device: str = "cpu") -> None:
+    def __init__(self, backend: str = "auto", device: str = "cpu", smooth: bool = True) -> None:
         from stmocap.engines.factory import open_model_engine
 
         # backend "auto" (resolved by the factory): ONNX Runtime when installed, ≈3× faster on CPU.
@@ -47,12 +47,12 @@ class BlazePoseDetect(Stage):
         for engine in self.engines:  # first-call costs (allocation, kernels) before frame 0
             engine.warmup(calls=1)
         self.pose = BlazePose(detector=engine_network(self.engines[0]),
-                              landmarker=engine_network(self.engines[1]))
+                              landmarker=engine_network(self.engines[1]), smooth=smooth)
 
     def process(self, msg: Message) -> list[Message]:
         image = msg.arrays["image"]
         h, w = image.shape[:2]
-        result = self.pose(image)
+        result = self.pose(image, msg.t_capture_ns / 1e9)
         meta = {**msg.meta, "image_size": [w, h]}
         if result is None:
             arrays = {"track_ids": np.zeros(0, np.int64), "boxes": np.zeros((0, 4), np.float32),

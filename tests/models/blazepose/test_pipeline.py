@@ -82,3 +82,21 @@ def test_anchor_layout() -> None:
     assert a.shape == (2254, 2)
     assert a.min() > 0 and a.max() < 1
     np.testing.assert_allclose(a[0], [0.5 / 28, 0.5 / 28])
+
+
+def test_video_smoothing_steadies_a_still_person() -> None:
+    """Same photo 12 times (a still person): mediapipe-style smoothing cuts the frame-to-frame
+    movement of the landmarks and of the 3D world points."""
+    img = _image("astronaut")
+    h, w = img.shape[:2]
+
+    def jitter(smooth: bool) -> tuple[float, float]:
+        tracker = BlazePose(track=True, smooth=smooth)
+        results = [tracker(img, t=k / 30) for k in range(12)]
+        lm = np.stack([r.landmarks[:, :2] * [w, h] for r in results[2:]])
+        world = np.stack([r.world for r in results[2:]])
+        return (float(np.linalg.norm(np.diff(lm, axis=0), axis=-1).mean()),
+                float(np.linalg.norm(np.diff(world, axis=0), axis=-1).mean()))
+
+    raw, smoothed = jitter(False), jitter(True)
+    assert smoothed[0] < 0.5 * raw[0] and smoothed[1] < 0.5 * raw[1], (raw, smoothed)
