@@ -62,22 +62,27 @@ class ClipResult:
         return self.detected / max(self.frames, 1)
 
 
-def render_cached(motion: Motion, scene: SceneConfig, cache: Path) -> tuple[Path, Path]:
-    """Render ``motion`` once per (motion, scene) into ``cache``; reuse it afterwards."""
+def render_cached(motion: Motion, scene: SceneConfig, cache: Path,
+                  body_path: Path | None = None) -> tuple[Path, Path]:
+    """Render ``motion`` on the body (``None``: the free body) once per (motion, scene, body file)
+    into ``cache``; reuse it afterwards."""
     import hashlib
 
     from stmocap.groundtruth.demo import RENDER_VERSION
     from stmocap.groundtruth.scene import write_clip
-    from stmocap.models.body.model import load_body_model
+    from stmocap.models.body.free_body import load_body_data
+    from stmocap.models.body.model import LBSBody
 
+    data = load_body_data(body_path)
     h = hashlib.sha256(RENDER_VERSION.encode())
+    h.update(Path(data.source).read_bytes())
     h.update(np.ascontiguousarray(motion.poses).tobytes())
     h.update(np.ascontiguousarray(motion.transl).tobytes())
     h.update(repr(scene).encode())
     video = cache / f"{motion.name}-{h.hexdigest()[:12]}.avi"
     if video.is_file() and video.with_suffix(".npz").is_file():
         return video, video.with_suffix(".npz")
-    return write_clip(motion, load_body_model("free"), video, scene)
+    return write_clip(motion, LBSBody(data), video, scene)
 
 
 def per_frame_estimates(video: Path, cfg: PipelineConfig,
@@ -144,9 +149,10 @@ def evaluate_clip(motion: Motion, cfg: PipelineConfig, scene: SceneConfig, cache
     """Render, run and score one clip (see module docstring)."""
     from stmocap.models.body.model import load_body_model
 
-    video, gt_path = render_cached(motion, scene, cache)
-    gt = np.load(gt_path)
-    gt_joints = torch.from_numpy(gt["joints3d"]).double()
+    # The truth is rendered and measured on the same body model the pipeline poses.
+    video, gt_path = render_cached(motion, scene, cache, cfg.body.smpl)
+    with np.load(gt_path) as gt:
+        gt_joints = torch.from_numpy(gt["joints3d"]).double()
     gt_joints = (gt_joints - gt_joints[:, :1]).float()
     T = gt_joints.shape[0]
     estimates, ms = per_frame_estimates(video, cfg, progress)

@@ -129,10 +129,12 @@ def _slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def resample(clip: DeepMimicClip, fps: float) -> DeepMimicClip:
-    """The clip at ``fps`` over the same duration (linear root, slerp rotations)."""
+    """The clip at ``fps`` over the same duration (linear root, slerp rotations). Durations are
+    rounded to whole output frames (DeepMimic stores dt = 0.033332 s, not 1/30), so a 30 fps clip
+    keeps all its frames and ends on the source's last frame."""
     duration = (clip.num_frames - 1) / clip.fps
-    n = int(np.floor(duration * fps + 1e-9)) + 1
-    src = np.arange(n) / fps * clip.fps
+    n = round(duration * fps) + 1
+    src = np.minimum(np.arange(n) / fps * clip.fps, clip.num_frames - 1)
     i0 = np.minimum(np.floor(src).astype(int), clip.num_frames - 2)
     t = src - i0
     root = clip.root_pos[i0] * (1 - t[:, None]) + clip.root_pos[i0 + 1] * t[:, None]

@@ -9,6 +9,8 @@ OpenCV axes). Everything random (clothes, skin tone, background, light, occluder
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,19 +200,39 @@ def write_sequence(shots: list[tuple[Motion, SceneConfig]], body: BodyModel, out
     if any((c.width, c.height, c.fov) != (first.width, first.height, first.fov) for _, c in shots):
         raise ValueError("all shots of a sequence need the same image size and field of view")
     fps = shots[0][0].fps
+    if any(m.fps != fps for m, _ in shots):
+        raise ValueError("all shots of a sequence need the same frame rate")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_video = out.with_name(out.stem + ".part" + out.suffix)
+    # Unique temporary names beside the result: concurrent renders of the same clip cannot mix.
+    fd, name = tempfile.mkstemp(prefix=out.stem + ".", suffix=".part" + out.suffix, dir=out.parent)
+    os.close(fd)
+    tmp_video = Path(name)
+    tmp_gt = tmp_video.with_suffix(".npz")
+    try:
+        _render_into(shots, body, tmp_video, tmp_gt, fps, first, out.name, progress)
+    except BaseException:
+        tmp_video.unlink(missing_ok=True)
+        tmp_gt.unlink(missing_ok=True)
+        raise
+    gt = out.with_suffix(".npz")
+    tmp_gt.replace(gt)
+    tmp_video.replace(out)
+    return out, gt
+
+
+def _render_into(shots: list[tuple[Motion, SceneConfig]], body: BodyModel, tmp_video: Path,
+                 tmp_gt: Path, fps: float, first: SceneConfig, label: str, progress: bool) -> None:
     writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"MJPG"), fps,
                              (first.width, first.height))
     if not writer.isOpened():
-        raise OSError(f"cannot write video {out}")
+        raise OSError(f"cannot write video {tmp_video}")
     truths: list[FrameTruth] = []
     shot_index: list[int] = []
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=sum(m.num_frames for m, _ in shots), desc=f"render {out.name}", unit="frame")
+        bar = tqdm(total=sum(m.num_frames for m, _ in shots), desc=f"render {label}", unit="frame")
     try:
         for k, (motion, cfg) in enumerate(shots):
             for img, truth in render_motion(motion, body, cfg):
@@ -226,11 +248,6 @@ def write_sequence(shots: list[tuple[Motion, SceneConfig]], body: BodyModel, out
     focal = 0.5 * max(first.width, first.height) / np.tan(np.radians(first.fov) / 2)
     stacked = {k: np.stack([getattr(t, k) for t in truths]).astype(np.float32)
                for k in FrameTruth.__dataclass_fields__}
-    gt = out.with_suffix(".npz")
-    tmp_gt = out.with_name(out.stem + ".part.npz")
     np.savez_compressed(tmp_gt, **stacked, shot=np.array(shot_index), fps=np.array(fps),
                         focal=np.array(focal), image_size=np.array([first.width, first.height]),
                         names=np.array([m.name for m, _ in shots]))
-    tmp_gt.replace(gt)
-    tmp_video.replace(out)
-    return out, gt

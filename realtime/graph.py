@@ -65,7 +65,10 @@ def make_specs(cfg: PipelineConfig, control: str, workdir: str,
     for i in range(1, len(groups)):
         inbound.append(f"ipc://{workdir}/w{i}" if cfg.graph.transport == "ipc"
                        else _free_tcp_endpoint())
-    threads = cfg.graph.process_threads or max(1, (os.cpu_count() or 1) // len(groups))
+    if cfg.graph.process_threads < 0:
+        raise ValueError(f"--process-threads must be >= 0, got {cfg.graph.process_threads}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = cfg.graph.process_threads or max(1, cores // len(groups))
     return [WorkerSpec(i, tuple(g), inbound[i], inbound[i + 1] if i + 1 < len(groups) else None,
                        control, keep_records, threads) for i, g in enumerate(groups)]
 

@@ -35,7 +35,7 @@ class WorkerSpec:
     outbound: str | None
     control: str
     keep_records: bool = False
-    threads: int = 0  # torch CPU threads in this process (0: torch's default)
+    threads: int = 0  # torch CPU threads in this process (make_specs sets it; 0: torch's default)
 
     @property
     def label(self) -> str:

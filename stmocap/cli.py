@@ -150,9 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from stmocap.realtime.graph import GraphError
     from stmocap.realtime.security import SecurityError
     from stmocap.realtime.sources import SourceError
+    from stmocap.realtime.stages.base import StageError
 
+    # OSError: files and folders the user named or the cache (missing, unwritable, full disk).
     expected = (UserError, ConfigError, ValueError, EngineError, MissingDependencyError,
-                SourceError, GraphError, SecurityError, TimeoutError)
+                SourceError, GraphError, SecurityError, TimeoutError, StageError, OSError)
     try:
         return int(args.func(args))
     except expected as exc:

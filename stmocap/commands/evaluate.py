@@ -16,6 +16,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not args.closed_loop:
         raise ValueError("only --closed-loop is implemented (dataset evaluation needs 3DPW/Human3.6M, "
                          "which cannot be downloaded here)")
+    import numpy as np
     from tqdm import tqdm
 
     from stmocap.cache import cache_root
@@ -31,6 +32,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from stmocap.groundtruth.scene import SceneConfig
 
     cfg = pipeline_config(args)
+    if cfg.temporal.temporal == "net" and cfg.perframe.profile == "lite":
+        raise ValueError("--temporal net needs per-frame image features, which the lite profile does "
+                         "not produce; evaluate it with --temporal none")
     loop = build_config(ClosedLoopConfig, args, args.config, "closed_loop")
     motions = load_motions()
     names = list(motions) if loop.clips == "all" else [c.strip() for c in loop.clips.split(",")]
@@ -39,11 +43,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown clip(s) {unknown}; available: {', '.join(motions)}")
     learned = cfg.temporal.temporal == "net"
     clips = [motions[n].looped(loop.min_frames) for n in names]
+    order = list(motions)
     results = []
     with tqdm(total=sum(c.num_frames for c in clips), desc="closed loop", unit="frame") as bar:
-        for k, motion in enumerate(clips):
+        for motion in clips:
             bar.set_postfix_str(motion.name)
-            scene = replace(SceneConfig(), seed=k, occluders=args.occluders, background=args.background)
+            # Each clip is filmed the same way whichever --clips are asked for: seed = its place in
+            # the shipped list.
+            scene = replace(SceneConfig(), seed=order.index(motion.name), occluders=args.occluders,
+                            background=args.background)
             results.append(evaluate_clip(motion, cfg, scene, cache_root() / "closed-loop", learned,
                                          bar.update))
     command = "stmocap " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -56,8 +64,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "only with --temporal net.")
     text = f"Command: `{command}`\n\n{table}\n\n{note}\n"
     (args.out / "closed_loop.md").write_text(text)
+    def finite(m: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
+        return {v: {k: (x if np.isfinite(x) else None) for k, x in d.items()} for v, d in m.items()}
+
     (args.out / "closed_loop.json").write_text(json.dumps(
-        [{"clip": r.name, "frames": r.frames, "detected": r.detected, "metrics": r.metrics,
+        [{"clip": r.name, "frames": r.frames, "detected": r.detected, "metrics": finite(r.metrics),
           "perframe_ms": r.per_frame_ms} for r in results], indent=1))
     print(text)
     print(f"wrote {args.out / 'closed_loop.md'}, closed_loop.json and {plot.name}", file=sys.stderr)

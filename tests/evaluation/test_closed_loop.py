@@ -15,15 +15,15 @@ from stmocap.realtime.pipeline import PipelineConfig
 
 def test_walk_is_tracked_and_filtering_smooths(tmp_path: Path) -> None:
     result = evaluate_clip(load_motions()["walk"], PipelineConfig(), SceneConfig(), tmp_path, False)
-    assert result.frames == 38 and result.detection_rate >= 0.95
+    assert result.frames == 39 and result.detection_rate >= 0.95
     raw, filtered = result.metrics["raw"], result.metrics["filtered"]
     assert 20 < raw["mpjpe"] < 150 and raw["pa_mpjpe"] <= raw["mpjpe"] + 1e-6
     assert filtered["accel"] < raw["accel"]  # the One-Euro filter removes jitter
     # No temporal network: averaging identical per-frame estimates changes nothing (float32).
     assert all(abs(result.metrics["stitched"][k] - raw[k]) < 1e-3 for k in raw)
     table = markdown_table([result])
-    assert "| walk | 38 | " in table and "| **all** |" in table
-    assert result.accel_gt.shape == (36,) and np.isfinite(result.accel_pred["raw"]).all()
+    assert "| walk | 39 | " in table and "| **all** |" in table
+    assert result.accel_gt.shape == (37,) and np.isfinite(result.accel_pred["raw"]).all()
 
 
 def test_eval_command(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_eval_command(tmp_path: Path) -> None:
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "out" / "acceleration.png").stat().st_size > 1000
-    assert "| run | 24 |" in (tmp_path / "out" / "closed_loop.md").read_text()
+    assert "| run | 25 |" in (tmp_path / "out" / "closed_loop.md").read_text()
     assert "stmocap-bench:closed-loop:start" in (tmp_path / "b.md").read_text()
     bad = subprocess.run([sys.executable, "-m", "stmocap", "eval", "--clips", "walk"], capture_output=True,
                          text=True)

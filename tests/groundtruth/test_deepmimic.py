@@ -73,10 +73,25 @@ def test_frames_are_checked_and_resampled() -> None:
     np.testing.assert_allclose(np.abs((half.rotations[5] * clip.rotations[10]).sum(-1)), 1.0, atol=1e-4)
 
 
-def test_cyclic_clips_loop_without_jumps() -> None:
-    walk = MOTIONS["walk"]
-    long = walk.looped(100)
-    assert long.num_frames >= 100 and long.poses.shape[1:] == (24, 3)
-    steps = np.linalg.norm(np.diff(long.transl, axis=0), axis=1)
-    assert steps.max() < 3 * np.median(steps)  # no jump where one cycle meets the next
-    assert MOTIONS["kick"].looped(100).num_frames == MOTIONS["kick"].num_frames  # not cyclic
+@pytest.mark.parametrize("name", [n for n, m in MOTIONS.items() if m.loop])
+def test_cyclic_clips_loop_without_jumps(name: str, body) -> None:  # type: ignore[no-untyped-def]
+    """Where one cycle meets the next, the body's joint acceleration stays within 1.5× of the
+    largest inside the original clip (measured ≤ 1.44×; without seam handling walk reached 10×
+    its median, 37 vs 3.8 mm/frame²)."""
+    motion = MOTIONS[name]
+    long = motion.looped(3 * motion.num_frames)
+    assert long.num_frames >= 3 * motion.num_frames and long.poses.shape[1:] == (24, 3)
+
+    def accel(m) -> np.ndarray:  # type: ignore[no-untyped-def]
+        j = _joints(body, m.poses, m.transl)[0]
+        return np.linalg.norm(j[:-2] - 2 * j[1:-1] + j[2:], axis=-1).mean(-1)
+
+    inside, looped = accel(motion), accel(long)
+    seams = [k * (motion.num_frames - 1) for k in (1, 2)]
+    at_seams = max(looped[s - 2:s + 1].max() for s in seams)
+    assert at_seams <= 1.5 * inside.max(), (at_seams, inside.max())
+    np.testing.assert_allclose(long.poses[: motion.num_frames - 8], motion.poses[: motion.num_frames - 8])
+
+
+def test_non_cyclic_clips_are_not_looped() -> None:
+    assert MOTIONS["kick"].looped(100).num_frames == MOTIONS["kick"].num_frames

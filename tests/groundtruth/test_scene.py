@@ -42,12 +42,21 @@ def test_clip_and_truth_are_written_and_consistent(body, tmp_path: Path) -> None
     f, (W, H) = float(gt["focal"]), gt["image_size"]
     proj = gt["joints3d"][..., :2] / gt["joints3d"][..., 2:] * f + np.array([W / 2, H / 2])
     np.testing.assert_allclose(proj, gt["joints2d"], atol=1e-3)
-    # Camera extrinsics map the world joints (body + transl) to the camera joints.
-    assert np.all(gt["joints3d"][..., 2] > 1.0)  # in front of the camera
+    # Camera extrinsics map the world joints (body posed by the truth's pose, betas, transl) to the
+    # camera-frame joints, which lie in front of the camera.
+    import torch
+    from stmocap.models.rotations import axis_angle_to_matrix
+
+    with torch.no_grad():
+        world = body(axis_angle_to_matrix(torch.from_numpy(gt["pose"])), torch.from_numpy(gt["betas"]),
+                     torch.from_numpy(gt["transl"])).joints.numpy()
+    cam = np.einsum("tij,tkj->tki", gt["cam_rot"], world) + gt["cam_t"][:, None]
+    np.testing.assert_allclose(cam, gt["joints3d"], atol=2e-3)
+    assert np.all(gt["joints3d"][..., 2] > 1.0)
     b = gt["box"]
     inside = (gt["joints2d"][..., 0] >= b[:, None, 0] - 1) & (gt["joints2d"][..., 0] <= b[:, None, 2] + 1)
     assert inside.all()
-    assert not (tmp_path / "walk.part.avi").exists()  # renamed into place at the end
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.avi", "walk.npz"]  # no temporaries left
 
 
 def test_rendering_is_deterministic_and_seeded(body) -> None:  # type: ignore[no-untyped-def]
@@ -73,6 +82,6 @@ def test_demo_clip_is_cached(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 
     monkeypatch.setattr(demo, "DEMO_SHOTS", (("walk", 0, 20.0),))
     video, gt = demo.demo_clip(tmp_path, progress=False)
-    assert video.parent == tmp_path / "demo" and np.load(gt)["joints3d"].shape[0] == 38
+    assert video.parent == tmp_path / "demo" and np.load(gt)["joints3d"].shape[0] == 39
     stamp = video.stat().st_mtime_ns
     assert demo.demo_clip(tmp_path, progress=False)[0].stat().st_mtime_ns == stamp  # reused

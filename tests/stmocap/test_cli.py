@@ -71,7 +71,7 @@ def test_render_writes_video_and_truth(tmp_path: Path) -> None:
                "--background", "plain", "--seed", "2")
     assert out.returncode == 0, out.stderr
     gt = np.load(tmp_path / "run.npz")
-    assert gt["joints2d"].shape == (24, 24, 2) and tuple(gt["image_size"]) == (160, 120)
+    assert gt["joints2d"].shape == (25, 24, 2) and tuple(gt["image_size"]) == (160, 120)
     out = _run("render", "moonwalk", str(tmp_path / "x.avi"))
     assert out.returncode == 2 and "available: backflip" in out.stderr
     out = _run("render", "walk", str(tmp_path / "x.mp4"))
