@@ -32,7 +32,7 @@ def demo_paths(cache: Path | None = None) -> tuple[Path, Path]:
 
 def demo_clip(cache: Path | None = None, progress: bool = True) -> tuple[Path, Path]:
     """The demo video and its ground truth, rendering them first if they are not cached
-    (≈ 280 frames, 640×480, 30 fps; ≈ 40 ms a frame on one laptop core)."""
+    (238 frames, 640×480, 30 fps; ≈ 40 ms a frame on one laptop core)."""
     video, gt = demo_paths(cache)
     if video.is_file() and gt.is_file():
         return video, gt

@@ -44,6 +44,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     learned = cfg.temporal.temporal == "net"
     clips = [motions[n].looped(loop.min_frames) for n in names]
     order = list(motions)
+    cache = cache_root() / "closed-loop"
+    cache.mkdir(parents=True, exist_ok=True)  # an unwritable cache fails here, before any work
+    args.out.mkdir(parents=True, exist_ok=True)
     results = []
     with tqdm(total=sum(c.num_frames for c in clips), desc="closed loop", unit="frame") as bar:
         for motion in clips:
@@ -52,8 +55,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             # the shipped list.
             scene = replace(SceneConfig(), seed=order.index(motion.name), occluders=args.occluders,
                             background=args.background)
-            results.append(evaluate_clip(motion, cfg, scene, cache_root() / "closed-loop", learned,
-                                         bar.update))
+            results.append(evaluate_clip(motion, cfg, scene, cache, learned, bar.update))
     command = "stmocap " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     table = markdown_table(results)
     args.out.mkdir(parents=True, exist_ok=True)

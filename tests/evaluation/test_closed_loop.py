@@ -43,3 +43,9 @@ def test_eval_command(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "only --closed-loop" in bad.stderr and "Traceback" not in bad.stderr
     bad = subprocess.run([*cmd[:-4], "--clips", "moonwalk"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "moonwalk" in bad.stderr
+    bad = subprocess.run([*cmd, "--temporal", "net"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "lite profile does not produce" in bad.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    bad = subprocess.run(cmd, capture_output=True, text=True, env={**env, "STMOCAP_CACHE": str(blocker)})
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Not a directory" in bad.stderr
