@@ -16,7 +16,6 @@ MPJPE, PA-MPJPE, ACC-ERR over frames where the person was detected; detection ra
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -100,8 +99,7 @@ def per_frame_estimates(video: Path, cfg: PipelineConfig,
     try:
         with open_source(SourceConfig(source=str(video))) as src:
             for frame in src:
-                msg = frame_message(frame, src.fps, 0)
-                msg = dataclasses.replace(msg, t_capture_ns=round(frame.index / src.fps * 1e9))
+                msg = frame_message(frame, src.fps, 0, src.media_clock)  # filters on video time
                 t0 = time.perf_counter()
                 out += run_chain(stages, msg)
                 spent += time.perf_counter() - t0

@@ -18,7 +18,7 @@ def run_inline(cfg: PipelineConfig) -> dict[str, Any]:
         with open_source(cfg.source) as src:
             last = -1
             for frame in src:
-                run_chain(stages, frame_message(frame, src.fps, src.dropped))
+                run_chain(stages, frame_message(frame, src.fps, src.dropped, src.media_clock))
                 last = frame.index
                 if cfg.graph.frames and frame.index + 1 >= cfg.graph.frames:
                     break

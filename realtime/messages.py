@@ -108,3 +108,10 @@ def decode(frames: Sequence[bytes | memoryview | Any]) -> Message:
     return Message(kind=header["kind"], seq=header["seq"], stream=header["stream"],
                    track=header["track"], t_capture_ns=header["t_capture_ns"],
                    stamps=header["stamps"], arrays=arrays, meta=header["meta"])
+
+
+def content_time(msg: Message) -> float:
+    """Seconds on the clock temporal filters should follow: the video's own time for files and
+    folders (``meta["t_media"]``), else the capture time (cameras)."""
+    t = msg.meta.get("t_media")
+    return float(t) if t is not None else msg.t_capture_ns / 1e9

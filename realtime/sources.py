@@ -57,9 +57,12 @@ def _cv2() -> Any:
 
 
 class FrameSource(ABC):
-    """Base class. ``live`` sources keep only the newest frame and count what they drop."""
+    """Base class. ``live`` sources keep only the newest frame and count what they drop.
+    ``media_clock``: the content's own time is ``index / fps`` (files, folders); cameras have only
+    their capture times."""
 
     live: bool = False
+    media_clock: bool = True
     fps: float = 30.0
     size: tuple[int, int] = (0, 0)  # (width, height)
     description: str = ""
@@ -249,6 +252,7 @@ class WebcamSource(FrameSource):
     """A camera by index or device path, read by a thread that keeps only the newest frame."""
 
     live = True
+    media_clock = False
 
     def __init__(self, device: int | str, width: int = 640, height: int = 480, fps: float = 30.0,
                  stall_timeout: float = 5.0) -> None:
@@ -312,11 +316,16 @@ def demo_frames(count: int = 300, size: tuple[int, int] = (640, 480)) -> list[np
     return frames
 
 
-def frame_message(frame: Frame, fps: float, dropped: int) -> Message:
-    """The graph's ``frame`` message for a captured frame, stamped by the ``source`` stage."""
+def frame_message(frame: Frame, fps: float, dropped: int, media_clock: bool = False) -> Message:
+    """The graph's ``frame`` message for a captured frame, stamped by the ``source`` stage. With
+    ``media_clock`` (files, folders) ``meta["t_media"]`` holds the content's time, ``index / fps``
+    seconds, which temporal filters use instead of the capture time (see
+    :func:`stmocap.realtime.messages.content_time`)."""
+    meta: dict[str, float | int] = {"fps": fps, "dropped": dropped}
+    if media_clock:
+        meta["t_media"] = frame.index / fps
     return Message(kind="frame", seq=frame.index, stream="main", t_capture_ns=frame.t_capture_ns,
-                   arrays={"image": frame.image}, meta={"fps": fps, "dropped": dropped}
-                   ).stamp("source")
+                   arrays={"image": frame.image}, meta=meta).stamp("source")
 
 
 def prepare_source(cfg: SourceConfig) -> Path | None:

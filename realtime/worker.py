@@ -129,7 +129,7 @@ class _Worker:
             for frame in src:
                 if self.stop.is_set() or self.orphaned():
                     break
-                msg = frame_message(frame, src.fps, src.dropped + dropped_here)
+                msg = frame_message(frame, src.fps, src.dropped + dropped_here, src.media_clock)
                 last = msg
                 if not self.send(run_chain(self.stages, msg), block=not src.live):
                     dropped_here += 1  # live source and the pipeline is busy: newest frame wins

@@ -14,7 +14,7 @@ from stmocap.models.body.smpl_file import BodyModelData
 from stmocap.models.ik.correspondence import TARGET_JOINTS, joint_targets
 from stmocap.models.ik.solver import IKConfig, IKResult, IKSolver, fit_weak_perspective
 from stmocap.models.rotations import matrix_to_rotation_6d
-from stmocap.realtime.messages import Message
+from stmocap.realtime.messages import Message, content_time
 from stmocap.realtime.stages.base import Stage
 
 BOX_MARGIN = 1.2
@@ -52,7 +52,7 @@ class BlazePoseDetect(Stage):
     def process(self, msg: Message) -> list[Message]:
         image = msg.arrays["image"]
         h, w = image.shape[:2]
-        result = self.pose(image, msg.t_capture_ns / 1e9)
+        result = self.pose(image, content_time(msg))
         meta = {**msg.meta, "image_size": [w, h]}
         if result is None:
             arrays = {"track_ids": np.zeros(0, np.int64), "boxes": np.zeros((0, 4), np.float32),

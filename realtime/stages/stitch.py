@@ -1,7 +1,8 @@
 """Stitch stage: overlap averaging per track with lookahead; one ``params`` message per final frame.
 
-Frames come out in order per track, optionally smoothed by a rotation-aware One-Euro filter on
-capture timestamps (:mod:`stmocap.realtime.filters`), each carrying the identity and timing of the
+Frames come out in order per track, optionally smoothed by a rotation-aware One-Euro filter on the
+content's clock (video time for files, capture time for cameras; :mod:`stmocap.realtime.filters`),
+each carrying the identity and timing of the
 frame it describes (so capture→publish latency includes the lookahead wait). ``params`` arrays:
 ``rotmats (J, 3, 3)``, ``betas (B,)``, ``cam (3,)``, ``box (4,)``; ``meta`` keeps the frame's
 (``image_size`` …) and adds ``windows`` (how many were averaged).
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from stmocap.realtime.filters import FilterConfig, OneEuroRotations, OneEuroVector
-from stmocap.realtime.messages import Message
+from stmocap.realtime.messages import Message, content_time
 from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.stitching import StitchedFrame, StreamingStitcher, WindowParams
 from stmocap.realtime.windows import WindowPlan
@@ -53,7 +54,7 @@ class StitchStage(Stage):
             src, box = state.frames.pop(f.index)
             rot, lin = f.rotations.numpy(), f.linear.numpy()
             if state.rot_filter is not None and state.lin_filter is not None:
-                t = src.t_capture_ns / 1e9  # filter on real capture times
+                t = content_time(src)  # video time for files, capture time for cameras
                 rot, lin = state.rot_filter(rot, t), state.lin_filter(lin, t)
             out.append(src.derive(
                 "params",

@@ -118,3 +118,15 @@ def test_demo_needs_a_writable_cache(tmp_path, monkeypatch) -> None:  # type: ig
     with pytest.raises(SourceError, match="STMOCAP_CACHE"):
         prepare_source(SourceConfig(source="demo"))
     assert prepare_source(SourceConfig(source="clip.mp4")) is None
+
+
+def test_files_carry_video_time_cameras_capture_time() -> None:
+    from stmocap.realtime.messages import content_time
+    from stmocap.realtime.sources import Frame, WebcamSource, frame_message
+
+    img = np.zeros((4, 4, 3), np.uint8)
+    from_file = frame_message(Frame(5, img, 7_000_000_000), 25.0, 0, media_clock=True)
+    assert from_file.meta["t_media"] == 0.2 and content_time(from_file) == 0.2
+    from_camera = frame_message(Frame(5, img, 7_000_000_000), 25.0, 0)
+    assert "t_media" not in from_camera.meta and content_time(from_camera) == 7.0
+    assert not WebcamSource.media_clock
