@@ -65,20 +65,14 @@ def render_cached(motion: Motion, scene: SceneConfig, cache: Path,
                   body_path: Path | None = None) -> tuple[Path, Path]:
     """Render ``motion`` on the body (``None``: the free body) once per (motion, scene, body file)
     into ``cache``; reuse it afterwards."""
-    import hashlib
-
-    from stmocap.groundtruth.demo import RENDER_VERSION
-    from stmocap.groundtruth.scene import write_clip
+    from stmocap.groundtruth.scene import render_digest, write_clip
     from stmocap.models.body.free_body import load_body_data
     from stmocap.models.body.model import LBSBody
 
     data = load_body_data(body_path)
-    h = hashlib.sha256(RENDER_VERSION.encode())
-    h.update(Path(data.source).read_bytes())
-    h.update(np.ascontiguousarray(motion.poses).tobytes())
-    h.update(np.ascontiguousarray(motion.transl).tobytes())
-    h.update(repr(scene).encode())
-    video = cache / f"{motion.name}-{h.hexdigest()[:12]}.avi"
+    digest = render_digest(Path(data.source), np.ascontiguousarray(motion.poses).tobytes(),
+                           np.ascontiguousarray(motion.transl).tobytes(), repr(scene).encode())
+    video = cache / f"{motion.name}-{digest}.avi"
     if video.is_file() and video.with_suffix(".npz").is_file():
         return video, video.with_suffix(".npz")
     return write_clip(motion, LBSBody(data), video, scene)
@@ -86,8 +80,8 @@ def render_cached(motion: Motion, scene: SceneConfig, cache: Path,
 
 def per_frame_estimates(video: Path, cfg: PipelineConfig,
                         progress: Callable[[int], None] | None = None) -> tuple[list[Message], float]:
-    """Run ``detect`` and ``perframe`` over every frame; capture times are the video's own
-    (``index / fps``), as a live camera would stamp them. Returns the estimates and the mean
+    """Run ``detect`` and ``perframe`` over every frame; the frames carry the video's own clock
+    (``meta["t_media"]``), which the smoothing filters follow. Returns the estimates and the mean
     per-frame cost in ms."""
     import time
 

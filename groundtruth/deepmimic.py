@@ -25,7 +25,6 @@ import torch
 from stmocap.models.rotations import (
     axis_angle_to_matrix,
     matrix_to_axis_angle,
-    matrix_to_quaternion,
     quaternion_to_matrix,
 )
 from torch import Tensor
@@ -201,11 +200,6 @@ def to_smpl(clip: DeepMimicClip) -> tuple[np.ndarray, np.ndarray]:
     poses = matrix_to_axis_angle(torch.from_numpy(local)).numpy()
     transl = clip.root_pos @ P.T
     return poses, transl
-
-
-def quaternions_of(poses: np.ndarray) -> np.ndarray:
-    """Axis-angle ``(..., 3)`` → unit quaternions ``(..., 4)`` (helper for storage and tests)."""
-    return matrix_to_quaternion(axis_angle_to_matrix(torch.from_numpy(poses))).numpy()
 
 
 def bone_angles(smpl_joints: Tensor | np.ndarray, clip: DeepMimicClip) -> np.ndarray:

@@ -3,18 +3,16 @@ use and cached, so the main command shows real motion on a machine without a web
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from pathlib import Path
 
-from stmocap.groundtruth.scene import SceneConfig
+from stmocap.groundtruth.scene import SceneConfig, render_digest
 
 from stmocap.cache import cache_root
 
 DEMO_SHOTS: tuple[tuple[str, int, float], ...] = (
     ("walk", 75, 25.0), ("punch", 0, -20.0), ("dance_a", 0, 30.0), ("kick", 0, -30.0))
 """(clip, minimum frames — cyclic clips are repeated, camera azimuth in degrees)."""
-RENDER_VERSION = "1"  # bump when the renderer or scene changes what a clip looks like
 
 
 def demo_paths(cache: Path | None = None) -> tuple[Path, Path]:
@@ -22,11 +20,9 @@ def demo_paths(cache: Path | None = None) -> tuple[Path, Path]:
     from stmocap.groundtruth.motions import motions_path
     from stmocap.models.body.free_body import free_body_path
 
-    h = hashlib.sha256(RENDER_VERSION.encode())
-    for path in (motions_path(), free_body_path()):
-        h.update(path.read_bytes())
-    h.update(repr((DEMO_SHOTS, SceneConfig())).encode())
-    video = (cache or cache_root()) / "demo" / f"demo-{h.hexdigest()[:12]}.avi"
+    digest = render_digest(free_body_path(), motions_path().read_bytes(),
+                           repr((DEMO_SHOTS, SceneConfig())).encode())
+    video = (cache or cache_root()) / "demo" / f"demo-{digest}.avi"
     return video, video.with_suffix(".npz")
 
 

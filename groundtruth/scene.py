@@ -22,7 +22,9 @@ import torch
 from stmocap.groundtruth.motions import Motion
 from stmocap.groundtruth.render import Light, PinholeCamera, render_mesh
 from stmocap.models.body.model import BodyModel
+from stmocap.models.camera import focal_from_fov
 
+RENDER_VERSION = "1"  # bump when the renderer or scene changes what a clip looks like
 _SKIN = ((0.55, 0.65, 0.85), (0.45, 0.55, 0.75), (0.30, 0.40, 0.60), (0.20, 0.27, 0.42))  # BGR
 _LEG_JOINTS = (0, 1, 2, 4, 5)
 _SHIRT_JOINTS = (3, 6, 9, 13, 14, 16, 17)
@@ -73,6 +75,18 @@ class FrameTruth:
     joints3d: np.ndarray
     joints2d: np.ndarray
     box: np.ndarray
+
+
+def render_digest(body_file: Path, *parts: bytes) -> str:
+    """Short hash naming a cached render: renderer version, body model file, then ``parts``
+    (motion, scene…); it changes whenever any input of the picture does."""
+    import hashlib
+
+    h = hashlib.sha256(RENDER_VERSION.encode())
+    h.update(Path(body_file).read_bytes())
+    for part in parts:
+        h.update(part)
+    return h.hexdigest()[:12]
 
 
 def look_at(eye: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,8 +153,7 @@ def render_motion(motion: Motion, body: BodyModel, cfg: SceneConfig = SceneConfi
     from stmocap.models.rotations import axis_angle_to_matrix
 
     rng = np.random.default_rng(cfg.seed)
-    camera = PinholeCamera.centred(0.5 * max(cfg.width, cfg.height) / np.tan(np.radians(cfg.fov) / 2),
-                                   cfg.width, cfg.height)
+    camera = PinholeCamera.centred(focal_from_fov(cfg.fov, cfg.width, cfg.height), cfg.width, cfg.height)
     background = _background(cfg, rng)
     colors = _face_colors(body, rng)
     T = motion.num_frames
@@ -245,7 +258,7 @@ def _render_into(shots: list[tuple[Motion, SceneConfig]], body: BodyModel, tmp_v
         writer.release()
         if bar is not None:
             bar.close()
-    focal = 0.5 * max(first.width, first.height) / np.tan(np.radians(first.fov) / 2)
+    focal = focal_from_fov(first.fov, first.width, first.height)
     stacked = {k: np.stack([getattr(t, k) for t in truths]).astype(np.float32)
                for k in FrameTruth.__dataclass_fields__}
     np.savez_compressed(tmp_gt, **stacked, shot=np.array(shot_index), fps=np.array(fps),
