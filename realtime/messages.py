@@ -3,10 +3,12 @@
 A message is a ZeroMQ multipart: ``[header, buffer_0, buffer_1, …]`` (public PUB sockets put a topic
 frame first). The header is a msgpack map:
 
-``v`` schema version, ``kind``, ``stream``, ``seq`` (frame number; gaps = drops), ``track``,
-``t_capture_ns`` (``time.monotonic_ns()`` at capture, same host), ``stamps`` (stage → monotonic ns
-when the stage finished), ``arrays`` (``[name, dtype, shape]`` per buffer, in order) and ``meta``
-(small msgpack values). Buffers are raw C-contiguous array bytes, sent without copying.
+``v`` schema version, ``kind``, ``stream``, ``seq`` (inside the graph: the frame number; on the
+public socket the publisher renumbers it per topic), ``frame_index`` (the source frame the message
+describes), ``track``, ``t_capture_ns`` (``time.monotonic_ns()`` at capture, same host), ``stamps``
+(``[[stage, monotonic ns], …]`` in the order the stages finished), ``arrays`` (``[name, dtype,
+shape]`` per buffer, in order) and ``meta`` (small msgpack values). Buffers are raw C-contiguous,
+little-endian array bytes, sent without copying. ``docs/protocol.md`` is the public contract.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DTYPES = frozenset({"uint8", "int32", "int64", "float16", "float32", "float64", "bool"})
 MAX_DIMS = 8
 
@@ -35,6 +37,7 @@ class Message:
     kind: str
     seq: int = 0
     stream: str = "default"
+    frame_index: int = -1
     track: int = -1
     t_capture_ns: int = 0
     stamps: dict[str, int] = field(default_factory=dict)
@@ -49,7 +52,8 @@ class Message:
     def derive(self, kind: str, arrays: dict[str, np.ndarray] | None = None,
                meta: dict[str, Any] | None = None, **changes: Any) -> Message:
         """A new message of ``kind`` that keeps this one's identity, timing and stamps."""
-        fields = {"seq": self.seq, "stream": self.stream, "track": self.track,
+        fields = {"seq": self.seq, "stream": self.stream, "frame_index": self.frame_index,
+                  "track": self.track,
                   "t_capture_ns": self.t_capture_ns, "stamps": dict(self.stamps)}
         fields.update(changes)
         return Message(kind=kind, arrays=arrays or {}, meta=meta or {}, **fields)
@@ -59,13 +63,15 @@ def encode(msg: Message) -> list[bytes | memoryview]:
     """Message → multipart frames (arrays become zero-copy buffers)."""
     specs, buffers = [], []
     for name, arr in msg.arrays.items():
-        a = np.ascontiguousarray(arr)
+        a = np.asarray(arr)
         if a.dtype.name not in DTYPES:
             raise MessageError(f"array '{name}' has unsupported dtype {a.dtype.name}")
+        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))  # the wire is little-endian
         specs.append([name, a.dtype.name, list(a.shape)])
         buffers.append(memoryview(a).cast("B") if a.size else b"")
     header = {"v": SCHEMA_VERSION, "kind": msg.kind, "stream": msg.stream, "seq": msg.seq,
-              "track": msg.track, "t_capture_ns": msg.t_capture_ns, "stamps": msg.stamps,
+              "frame_index": msg.frame_index, "track": msg.track, "t_capture_ns": msg.t_capture_ns,
+              "stamps": [[stage, t] for stage, t in msg.stamps.items()],
               "arrays": specs, "meta": msg.meta}
     return [msgpack.packb(header, use_bin_type=True), *buffers]
 
@@ -75,10 +81,15 @@ def _check_header(h: Any, n_buffers: int) -> None:
         raise MessageError("header is not a map")
     if h.get("v") != SCHEMA_VERSION:
         raise MessageError(f"schema version {h.get('v')!r}, expected {SCHEMA_VERSION}")
-    for key, typ in (("kind", str), ("stream", str), ("seq", int), ("track", int),
-                     ("t_capture_ns", int), ("stamps", dict), ("arrays", list), ("meta", dict)):
+    for key, typ in (("kind", str), ("stream", str), ("seq", int), ("frame_index", int),
+                     ("track", int), ("t_capture_ns", int), ("stamps", list), ("arrays", list),
+                     ("meta", dict)):
         if not isinstance(h.get(key), typ):
             raise MessageError(f"header field '{key}' missing or not {typ.__name__}")
+    for pair in h["stamps"]:
+        if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
+                and isinstance(pair[1], int)):
+            raise MessageError(f"stamp {pair!r} is not [stage, ns]")
     if len(h["arrays"]) != n_buffers:
         raise MessageError(f"header lists {len(h['arrays'])} arrays but {n_buffers} buffers came")
 
@@ -104,10 +115,11 @@ def decode(frames: Sequence[bytes | memoryview | Any]) -> Message:
         expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
         if len(memoryview(buf)) != expected:
             raise MessageError(f"array '{name}' has {len(memoryview(buf))} bytes, spec needs {expected}")
-        arrays[name] = np.frombuffer(buf, dtype=dtype).reshape(shape)
+        arrays[name] = np.frombuffer(buf, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
     return Message(kind=header["kind"], seq=header["seq"], stream=header["stream"],
-                   track=header["track"], t_capture_ns=header["t_capture_ns"],
-                   stamps=header["stamps"], arrays=arrays, meta=header["meta"])
+                   frame_index=header["frame_index"], track=header["track"],
+                   t_capture_ns=header["t_capture_ns"], stamps=dict(header["stamps"]),
+                   arrays=arrays, meta=header["meta"])
 
 
 def content_time(msg: Message) -> float:

@@ -80,7 +80,9 @@ class GraphConfig:
                 "processes that each take every core slow each other down)"})
     frames: int = field(default=0, metadata={"help": "stop after this many frames (0: all)"})
     wait_subscribers: int = field(default=0, metadata={
-        "help": "hold the stream until this many clients have subscribed to the pose topic"})
+        "help": "hold the stream until this many distinct clients have said hello (subscribed "
+                "to hello.<client id> after their topics; docs/protocol.md), whatever topics "
+                "they read"})
 
 
 @dataclass(frozen=True)

@@ -208,14 +208,17 @@ class LatestFrameGrabber:
     """Reads a capture in a thread and keeps only the newest frame (V4L2 queues ~4 otherwise).
 
     ``capture`` is anything with ``read() -> (ok, bgr)``. :meth:`get` returns each frame at most
-    once; frames overwritten before anyone took them are counted in ``dropped``.
+    once; frames overwritten before anyone took them are counted in ``dropped``. ``grabbed``
+    numbers the frames read from the capture (from 0), so an overwritten frame leaves a gap in the
+    numbers :meth:`get` returns.
     """
 
     def __init__(self, capture: Any, name: str = "capture") -> None:
         self.capture = capture
         self.dropped = 0
         self.ended = False
-        self._latest: tuple[np.ndarray, int] | None = None
+        self.grabbed = 0
+        self._latest: tuple[np.ndarray, int, int] | None = None
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -232,11 +235,13 @@ class LatestFrameGrabber:
                     return
                 if self._latest is not None:
                     self.dropped += 1
-                self._latest = (img, t)
+                self._latest = (img, t, self.grabbed)
+                self.grabbed += 1
                 self._cond.notify_all()
 
-    def get(self, timeout: float) -> tuple[np.ndarray, int] | None:
-        """Newest untaken frame (BGR, capture ns); ``None`` if the capture ended or timed out."""
+    def get(self, timeout: float) -> tuple[np.ndarray, int, int] | None:
+        """Newest untaken frame (BGR, capture ns, its number among the grabbed frames); ``None``
+        if the capture ended or timed out."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._latest is not None or self.ended, timeout):
                 return None
@@ -273,7 +278,6 @@ class WebcamSource(FrameSource):
                      int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         self.stall_timeout = stall_timeout
         self.grabber = LatestFrameGrabber(self.cap, name=f"camera-{device}")
-        self._index = 0
         self.description = f"camera {device} ({self.size[0]}×{self.size[1]}, {self.fps:g} fps)"
 
     def read(self) -> Frame | None:
@@ -281,10 +285,9 @@ class WebcamSource(FrameSource):
         self.dropped = self.grabber.dropped
         if item is None:
             raise SourceError(f"camera stopped delivering frames (none for {self.stall_timeout:g} s)")
-        img, t = item
-        frame = Frame(self._index, _cv2().cvtColor(img, _cv2().COLOR_BGR2RGB), t)
-        self._index += 1
-        return frame
+        img, t, number = item
+        # The grabbed frame's own number: frames the grabber overwrote leave a gap, as drops do.
+        return Frame(number, _cv2().cvtColor(img, _cv2().COLOR_BGR2RGB), t)
 
     def close(self) -> None:
         self.grabber.stop()
@@ -324,8 +327,9 @@ def frame_message(frame: Frame, fps: float, dropped: int, media_clock: bool = Fa
     meta: dict[str, float | int] = {"fps": fps, "dropped": dropped}
     if media_clock:
         meta["t_media"] = frame.index / fps
-    return Message(kind="frame", seq=frame.index, stream="main", t_capture_ns=frame.t_capture_ns,
-                   arrays={"image": frame.image}, meta=meta).stamp("source")
+    return Message(kind="frame", seq=frame.index, stream="main", frame_index=frame.index,
+                   t_capture_ns=frame.t_capture_ns, arrays={"image": frame.image},
+                   meta=meta).stamp("source")
 
 
 def prepare_source(cfg: SourceConfig) -> Path | None:

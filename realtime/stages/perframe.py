@@ -3,7 +3,8 @@
 ``ReplayEstimates`` reads them from a recording (``.npz`` with per-frame arrays ``pose_6d
 (N, 24, 6)``, ``betas (N, 10)``, ``cam (N, 3)`` and optionally ``feats (N, C, S, S)``), indexed by
 the frame number: the graph's behaviour can then be checked against an offline computation on the
-same numbers. Model-backed stages (BlazePose + IK, HMR2.0 + CSE) produce the same message.
+same numbers. A frame whose ``pose_6d`` is all NaN was recorded without a person: it gets no
+track. Model-backed stages (BlazePose + IK, HMR2.0 + CSE) produce the same message.
 
 Output ``estimates`` arrays, per track ``T``: ``track_ids (T,)``, ``boxes (T, 4)`` (x0, y0, x1, y1
 pixels), ``pose_6d (T, 24, 6)``, ``betas (T, 10)``, ``cam (T, 3)`` and optional ``feats``.
@@ -41,8 +42,10 @@ class ReplayEstimates(Stage):
     def process(self, msg: Message) -> list[Message]:
         if msg.seq >= self.frames:
             raise ValueError(f"frame {msg.seq} has no recorded estimate ({self.frames} recorded)")
-        tracks = msg.arrays["track_ids"]
-        arrays = {"track_ids": tracks, "boxes": msg.arrays["boxes"]}
+        tracks, boxes = msg.arrays["track_ids"], msg.arrays["boxes"]
+        if np.isnan(self.data["pose_6d"][msg.seq]).all():  # recorded without a person
+            tracks, boxes = tracks[:0], boxes[:0]
+        arrays = {"track_ids": tracks, "boxes": boxes}
         for key, values in self.data.items():
             arrays[key] = np.repeat(values[msg.seq][None], len(tracks), axis=0)
         meta = dict(msg.meta)

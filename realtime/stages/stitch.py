@@ -5,7 +5,10 @@ content's clock (video time for files, capture time for cameras; :mod:`stmocap.r
 each carrying the identity and timing of the
 frame it describes (so capture→publish latency includes the lookahead wait). ``params`` arrays:
 ``rotmats (J, 3, 3)``, ``betas (B,)``, ``cam (3,)``, ``box (4,)``; ``meta`` keeps the frame's
-(``image_size`` …) and adds ``windows`` (how many were averaged).
+(``image_size`` …) and adds ``windows`` (how many were averaged) and ``no_person`` (frames so far,
+this one included, that had no tracked person). After each frame's ``params`` a ``progress``
+message (no arrays, the frame's identity and meta) tells the publisher the frame got through, so
+its counters advance while nobody is visible.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ class _TrackState:
 class StitchStage(Stage):
     name = "stitch"
     consumes = ("windows",)
-    produces = ("params",)
+    produces = ("params", "progress")
 
     def __init__(self, plan: WindowPlan, num_betas: int = 10,
                  smoothing: FilterConfig | None = None) -> None:
@@ -40,6 +43,7 @@ class StitchStage(Stage):
         self.num_betas = num_betas
         self.smoothing = smoothing or FilterConfig(filter="none")
         self.tracks: dict[int, _TrackState] = {}
+        self.no_person = 0
 
     def _new_track(self) -> _TrackState:
         state = _TrackState(StreamingStitcher(self.plan))
@@ -69,6 +73,10 @@ class StitchStage(Stage):
         a = msg.arrays
         out: list[Message] = []
         frame_tracks = [int(t) for t in a["track_ids"]]
+        final = bool(msg.meta.get("final"))  # the window stage's flush at the end, not a frame
+        if not frame_tracks and not final:
+            self.no_person += 1
+        msg.meta["no_person"] = self.no_person
         for row, tid in enumerate(frame_tracks):
             if tid not in self.tracks:
                 self.tracks[tid] = self._new_track()
@@ -91,4 +99,7 @@ class StitchStage(Stage):
             state = self.tracks.pop(int(tid))
             tails = {s: p for s, p, tail in windows.get(int(tid), []) if tail}
             out += self._emit(int(tid), state, state.stitcher.finish(int(length), tails))
+        if not final:
+            out.append(msg.derive("progress", {}, {k: v for k, v in msg.meta.items()
+                                                   if k in ("dropped", "no_person", "rejected")}))
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import zmq
 from stmocap.engines.base import Engine
 from stmocap.models.rotations import axis_angle_to_rotation_6d, rotation_6d_to_matrix
 from stmocap.realtime.messages import Message, decode
+from stmocap.realtime.protocol_schema import HELLO_PREFIX, TOPICS
 from stmocap.realtime.stitching import WindowParams, stitch_offline
 from stmocap.realtime.windows import WindowPlan, all_windows, window_frame_indices
 
@@ -64,7 +66,7 @@ class Subscriber:
 
     def __init__(self, endpoint: str, topics: tuple[str, ...] = ("pose", "stats"),
                  delay_s: float = 0.0, hwm: int = 1000, timeout_s: float = 60.0,
-                 configure=None) -> None:  # type: ignore[no-untyped-def]
+                 configure=None, hello: bool = True) -> None:  # type: ignore[no-untyped-def]
         self.messages: list[tuple[str, Message]] = []
         self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.SUB)
@@ -74,6 +76,9 @@ class Subscriber:
         self.sock.connect(endpoint)
         for t in topics:
             self.sock.subscribe(t.encode())
+        if hello:  # after the topics: once the publisher sees it, they are in place (protocol.md)
+            self.sock.subscribe(HELLO_PREFIX + uuid.uuid4().hex.encode())
+        self.expected_eos = {t for t in TOPICS if any(t.startswith(p) for p in topics)}
         self.delay_s = delay_s
         self.timeout_s = timeout_s
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -83,6 +88,7 @@ class Subscriber:
         import time
 
         deadline = time.monotonic() + self.timeout_s
+        ended: set[str] = set()
         while time.monotonic() < deadline:
             if not self.sock.poll(100):
                 continue
@@ -91,13 +97,16 @@ class Subscriber:
             self.messages.append((frames[0].decode(), msg))
             if self.delay_s:
                 time.sleep(self.delay_s)
-            if frames[0] == b"stats" and msg.meta.get("eos"):
-                break
+            if msg.kind == "eos":
+                ended.add(frames[0].decode())
+                if ended >= self.expected_eos:
+                    break
         self.sock.close(0)
 
     def join(self, timeout: float = 60.0) -> list[tuple[str, Message]]:
         self.thread.join(timeout)
         return self.messages
 
-    def topic(self, name: str) -> list[Message]:
-        return [m for t, m in self.messages if t == name]
+    def topic(self, name: str, eos: bool = False) -> list[Message]:
+        """Messages received on topic ``name`` (without its end-of-stream marker unless ``eos``)."""
+        return [m for t, m in self.messages if t == name and (eos or m.kind != "eos")]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,8 @@ def test_video_through_the_graph_lossless(media: dict[str, Path]) -> None:
                                plan=WindowPlan(window=8, stride=2, lookahead=3)))
     sub.join()
     poses = sub.topic("pose")
-    assert [m.seq for m in poses] == list(range(45))  # frames in = messages out, in order
+    assert [m.frame_index for m in poses] == list(range(45))  # frames in = messages out, in order
+    assert [m.seq for m in poses] == list(range(45))  # nothing lost in this client's queue
     assert len(sub.topic("mesh")) == 45
     assert sub.topic("mesh.faces") and sub.topic("mesh.faces")[0].arrays["faces"].shape[1] == 3
     p = poses[10]
@@ -77,6 +79,9 @@ def test_video_through_the_graph_lossless(media: dict[str, Path]) -> None:
     assert list(p.stamps)[:2] == ["source", "detect"]
     final = sub.topic("stats")[-1].meta
     assert final["eos"] and final["frames"] == 45 and final["dropped"] == 0
+    for topic in ("pose", "mesh", "mesh.faces", "stats"):  # every topic ends with a marker
+        last = sub.topic(topic, eos=True)[-1]
+        assert last.kind == "eos" and last.frame_index == 44, topic
     assert result.stats["frames"] == 45
 
 
@@ -107,7 +112,13 @@ def test_slow_subscriber_does_not_slow_the_pipeline(media: dict[str, Path]) -> N
     fast.join()
     slow.join(timeout=5)
     assert [m.seq for m in fast.topic("pose")] == list(range(600))
-    assert len(slow.topic("pose")) < 300  # it lost its own messages …
+    slow_poses = slow.topic("pose")
+    assert len(slow_poses) < 300  # it lost its own messages …
+    # … and can tell: its seq gaps account for every frame gap (no drops, no empty frames here).
+    for a, b in pairwise(slow_poses):
+        assert b.frame_index - a.frame_index == b.seq - a.seq
+        assert b.meta["dropped"] == a.meta["dropped"] and b.meta["no_person"] == a.meta["no_person"]
+    assert any(b.seq - a.seq > 1 for a, b in pairwise(slow_poses))
     # … while the pipeline ran far faster than the slow reader (50 ms per message ⇒ 20 msg/s;
     # the graph alone does ~350 FPS here, ~100 on a busy machine).
     assert result.stats["fps"] > 60
@@ -161,7 +172,7 @@ def test_curve_only_authorised_clients_receive(media: dict[str, Path], tmp_path:
     run_graph(_config(media["video"], media["estimates"], ep, keys=keys))
     good.join()
     plain.join(timeout=10)
-    assert [m.seq for m in good.topic("pose")] == list(range(45))
+    assert [m.frame_index for m in good.topic("pose")] == list(range(45))
     assert plain.messages == []
 
 

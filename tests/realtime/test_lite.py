@@ -75,7 +75,7 @@ def test_lite_profile_through_the_graph() -> None:
     result = run_graph(cfg)
     sub.join()
     poses = sub.topic("pose")
-    assert [m.seq for m in poses] == list(range(20))
+    assert [m.frame_index for m in poses] == list(range(20))
     assert result.stats["frames"] == 20
     # The person stays upright and in front of the camera: head above pelvis, positive depth.
     for m in poses:

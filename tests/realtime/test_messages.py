@@ -47,8 +47,9 @@ def test_derive_keeps_identity_and_stamps() -> None:
 
 
 def _header(**over) -> bytes:  # type: ignore[no-untyped-def]
-    h = {"v": SCHEMA_VERSION, "kind": "frame", "stream": "s", "seq": 0, "track": 0,
-         "t_capture_ns": 0, "stamps": {}, "arrays": [["a", "float32", [2]]], "meta": {}}
+    h = {"v": SCHEMA_VERSION, "kind": "frame", "stream": "s", "seq": 0, "frame_index": 0,
+         "track": 0, "t_capture_ns": 0, "stamps": [], "arrays": [["a", "float32", [2]]],
+         "meta": {}}
     h.update(over)
     return msgpack.packb(h)
 
@@ -65,6 +66,9 @@ def _header(**over) -> bytes:  # type: ignore[no-untyped-def]
         ([_header(), b"\0" * 7], "has 7 bytes"),
         ([_header(arrays=[["a", "object", [2]]]), b"\0" * 8], "bad array spec"),
         ([_header(arrays=[["a", "float32", [-2]]]), b"\0" * 8], "bad array spec"),
+        ([_header(stamps={"source": 1}), b"\0" * 8], "'stamps'"),
+        ([_header(stamps=[["source"]]), b"\0" * 8], "not \\[stage, ns\\]"),
+        ([_header(frame_index=None), b"\0" * 8], "'frame_index'"),
     ],
 )
 def test_malformed_messages_are_rejected(frames: list, match: str) -> None:
@@ -75,3 +79,29 @@ def test_malformed_messages_are_rejected(frames: list, match: str) -> None:
 def test_unsupported_dtype_is_refused_on_send() -> None:
     with pytest.raises(MessageError, match="unsupported dtype"):
         encode(Message(kind="x", arrays={"o": np.array([object()])}))
+
+
+def test_buffers_are_little_endian_whatever_the_array() -> None:
+    # A big-endian array used to go out as its raw bytes under the name float32.
+    big = np.arange(4, dtype=">f4")
+    header, buf = encode(Message(kind="x", arrays={"a": big}))
+    assert msgpack.unpackb(header)["arrays"] == [["a", "float32", [4]]]
+    np.testing.assert_array_equal(np.frombuffer(buf, "<f4"), [0, 1, 2, 3])
+    np.testing.assert_array_equal(decode([header, buf]).arrays["a"], [0, 1, 2, 3])
+
+
+def test_stamps_are_an_ordered_list_of_pairs_and_frame_index_travels() -> None:
+    m = Message(kind="x", seq=3, frame_index=3, stamps={"source": 5, "detect": 7, "publish": 9})
+    header = msgpack.unpackb(encode(m)[0])
+    assert header["stamps"] == [["source", 5], ["detect", 7], ["publish", 9]]
+    assert header["frame_index"] == 3 and header["v"] == 2
+    got = decode(encode(m))
+    assert list(got.stamps.items()) == [("source", 5), ("detect", 7), ("publish", 9)]
+    assert got.frame_index == 3 and m.derive("y").frame_index == 3
+
+
+def test_unknown_header_and_meta_keys_are_ignored() -> None:
+    h = msgpack.unpackb(_header(meta={"new_key": [1, 2]}))
+    h["future_field"] = {"x": 1}
+    got = decode([msgpack.packb(h), np.zeros(2, np.float32).tobytes()])
+    assert got.meta == {"new_key": [1, 2]}

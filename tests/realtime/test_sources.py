@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -105,8 +106,13 @@ def test_latest_frame_grabber_keeps_newest_and_counts_drops(tmp_path: Path) -> N
     assert grabber.ended
     assert 0 < len(got) < 200
     assert grabber.dropped + len(got) == 200
-    times = [t for _, t in got]
+    times = [t for _, t, _ in got]
     assert times == sorted(times)
+    # Each frame keeps its number among the grabbed ones: overwritten frames leave gaps that add up
+    # to the drops (the wire's frame_index then tells drops apart; docs/protocol.md).
+    numbers = [n for _, _, n in got]
+    assert numbers == sorted(set(numbers)) and numbers[-1] == 199
+    assert sum(b - a - 1 for a, b in pairwise(numbers)) + numbers[0] == grabber.dropped
 
 
 def test_demo_needs_a_writable_cache(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
