@@ -51,12 +51,16 @@ def _write_certificate(path: Path, public: bytes, secret: bytes | None) -> None:
 
 
 def create_keys(folder: Path, client_name: str = "client") -> tuple[Path, Path]:
-    """Write a server key pair and a client key pair (in ``clients/``); return their secret files.
-    Public files are 0644, secret files 0600."""
+    """Write a server key pair (kept if ``folder`` has one already) and a client key pair (in
+    ``clients/``); return their secret files. Public files are 0644, secret files 0600."""
     folder = Path(folder)
     (folder / "clients").mkdir(parents=True, exist_ok=True)
     secrets = []
     for stem in (folder / "server", folder / "clients" / client_name):
+        if stem.name == "server" and (folder / "server.key_secret").is_file():
+            _load(folder / "server.key_secret", True)  # unreadable: say so rather than replace it
+            secrets.append(folder / "server.key_secret")
+            continue
         public, secret = zmq.curve_keypair()
         _write_certificate(stem.with_name(stem.name + ".key"), public, None)
         _write_certificate(stem.with_name(stem.name + ".key_secret"), public, secret)
