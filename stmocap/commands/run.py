@@ -49,7 +49,7 @@ class StatusLine:
         rejected = sum((s.get("rejected") or {}).values())
         text = (f"{s.get('fps', 0):6.1f} fps | latency p50 {lat.get('p50', 0):6.1f} ms "
                 f"p95 {lat.get('p95', 0):6.1f} ms | frames {s.get('frames', 0)} | dropped "
-                f"{s.get('dropped', 0)} | rejected {rejected}")
+                f"{s.get('dropped', 0)} | no person {s.get('no_person', 0)} | rejected {rejected}")
         print(("\r" + text) if self.tty else text, end="" if self.tty else "\n", file=sys.stderr,
               flush=True)
 
@@ -72,7 +72,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     s = result.stats
     print(f"{'stopped' if result.interrupted else 'done'}: {s.get('frames', 0)} frames in "
           f"{result.wall_s:.1f} s from {result.source.get('description', cfg.source.source)}; "
-          f"dropped {s.get('dropped', 0)}, rejected {sum((s.get('rejected') or {}).values())}",
+          f"dropped {s.get('dropped', 0)}, no person {s.get('no_person', 0)}, rejected "
+          f"{sum((s.get('rejected') or {}).values())}",
           file=sys.stderr)
     return 130 if result.interrupted else 0
 
@@ -89,9 +90,12 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
+    import uuid
+
     import zmq
 
     from stmocap.realtime.messages import MessageError, decode
+    from stmocap.realtime.protocol_schema import HELLO_PREFIX, TOPICS
     from stmocap.realtime.security import secure_client
 
     topics = [t.strip() for t in args.topics.split(",") if t.strip()]
@@ -102,17 +106,22 @@ def cmd_listen(args: argparse.Namespace) -> int:
     sock.connect(args.endpoint)
     for t in topics:
         sock.subscribe(t.encode())
+    sock.subscribe(HELLO_PREFIX + uuid.uuid4().hex.encode())  # after the topics (docs/protocol.md)
+    expect_eos = {t for t in TOPICS if any(t.startswith(p) for p in topics)}
     counts: dict[str, int] = defaultdict(int)
     recorded: dict[str, list[Any]] = defaultdict(list)
     faces: np.ndarray | None = None
-    last_seq: dict[int, int] = {}
-    gaps = bad = 0
+    gaps = GapCounter()
+    bad = 0
     latency: list[float] = []
     deadline = time.monotonic() + args.timeout if args.timeout else None
     next_print = time.monotonic() + 1.0
-    ended = False
+    ended: set[str] = set()
+    last_stats: float | None = None  # when the last heartbeat came, and its period
+    period = 0.0
+    gone = False
     try:
-        while not ended:
+        while ended != expect_eos:
             if args.count and counts["pose"] >= args.count:
                 break
             wait = 200 if deadline is None else max(0, min(200, int((deadline - time.monotonic()) * 1000)))
@@ -126,38 +135,67 @@ def cmd_listen(args: argparse.Namespace) -> int:
                 except MessageError:
                     bad += 1
                     continue
+                gaps.add(topic, msg)
+                if msg.kind == "eos":
+                    ended.add(topic)
+                    continue
                 counts[topic] += 1
                 if topic == "pose":
-                    prev = last_seq.get(msg.track)
-                    if prev is not None and msg.seq != prev + 1:
-                        gaps += 1
-                    last_seq[msg.track] = msg.seq
                     latency.append((time.monotonic_ns() - msg.t_capture_ns) / 1e6)
                     if args.record:
                         row = {k: np.array(v) for k, v in msg.arrays.items()}
-                        row.update(seq=np.int64(msg.seq), track=np.int64(msg.track),
+                        # "seq" in the recording stays the frame number (v2's frame_index).
+                        row.update(seq=np.int64(msg.frame_index), track=np.int64(msg.track),
                                    t_capture_ns=np.int64(msg.t_capture_ns))
                         recorded["pose"].append(row)
                 elif topic == "mesh" and args.record:
                     recorded["mesh"].append(np.array(msg.arrays["vertices"]))
                 elif topic == "mesh.faces":
                     faces = np.array(msg.arrays["faces"])
-                elif topic == "stats" and msg.meta.get("eos"):
-                    ended = True
+                elif topic == "stats":
+                    last_stats, period = time.monotonic(), float(msg.meta.get("period", 1.0))
+            if last_stats is not None and time.monotonic() - last_stats > 3 * period:
+                gone = True  # no heartbeat for three periods: the publisher is gone
+                break
             if time.monotonic() >= next_print:
                 next_print = time.monotonic() + 1.0
                 lat = f"{np.median(latency[-100:]):.1f} ms" if latency else "-"
-                print(f"received {dict(counts)} | seq gaps {gaps} | malformed {bad} | "
+                print(f"received {dict(counts)} | {gaps.line()} | malformed {bad} | "
                       f"capture→here {lat} (same host only)", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         pass
     finally:
         sock.close(0)
-    print(f"received {dict(counts)}; seq gaps {gaps}; malformed {bad}"
-          f"{'; stream ended' if ended else ''}", file=sys.stderr)
+    end = ("; stream ended" if ended == expect_eos else
+           "; publisher gone (no stats heartbeat)" if gone else "")
+    print(f"received {dict(counts)}; {gaps.line()}; malformed {bad}{end}", file=sys.stderr)
     if args.record:
         _save_record(args.record, recorded, faces)
     return 0
+
+
+class GapCounter:
+    """Tells apart, per docs/protocol.md, messages lost by this client (``seq`` gaps per topic),
+    frames dropped upstream and frames without a person (counters on pose and stats messages)."""
+
+    def __init__(self) -> None:
+        self.last_seq: dict[str, int] = {}
+        self.lost = 0
+        self.dropped = 0
+        self.no_person = 0
+
+    def add(self, topic: str, msg: Any) -> None:
+        prev = self.last_seq.get(topic)
+        if prev is not None and msg.seq > prev + 1:
+            self.lost += msg.seq - prev - 1
+        self.last_seq[topic] = msg.seq
+        if msg.kind in ("pose", "stats", "eos"):
+            self.dropped = max(self.dropped, int(msg.meta.get("dropped", 0)))
+            self.no_person = max(self.no_person, int(msg.meta.get("no_person", 0)))
+
+    def line(self) -> str:
+        return (f"lost here {self.lost} | dropped upstream {self.dropped} | "
+                f"frames without a person {self.no_person}")
 
 
 def _save_record(path: Path, recorded: dict[str, list[Any]], faces: np.ndarray | None) -> None:

@@ -355,3 +355,29 @@ def test_a_client_key_added_while_publishing_needs_no_restart(tmp_path: Path) ->
                 s.close(0)
     assert got_late and got_late[0][1]["kind"] == "stats"
     assert got_unknown == []
+
+
+def test_listen_reference_client_ends_on_any_topic_and_names_the_gaps(tmp_path: Path) -> None:
+    est = make_estimates(30)
+    est["pose_6d"][10:15] = np.nan  # five frames without a person
+    video = write_video(tmp_path / "clip.avi", 30)
+    estimates = save_estimates(tmp_path / "est.npz", est)
+    ep = _endpoint()
+    listen = subprocess.Popen([sys.executable, "-m", "stmocap", "listen", ep, "--topics", "mesh",
+                               "--timeout", "90"], stderr=subprocess.PIPE, text=True)
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "stmocap", "run", "--source", str(video), "--profile", "replay",
+             "--estimates", str(estimates), "--endpoint", ep, "--wait-subscribers", "1",
+             "--window", "8", "--stride", "2", "--lookahead", "3"],
+            capture_output=True, text=True, timeout=120)
+        err = listen.communicate(timeout=60)[1]
+    finally:
+        if listen.poll() is None:
+            listen.kill()
+    assert run.returncode == 0, run.stderr
+    assert "no person 5," in run.stderr.strip().splitlines()[-1]  # the run's own summary line
+    last = err.strip().splitlines()[-1]
+    assert "stream ended" in last and "'mesh': 25" in last, err  # a client of mesh only ends too
+    assert "lost here 0" in last
+
