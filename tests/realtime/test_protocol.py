@@ -102,6 +102,8 @@ def test_document_tables_match_the_schema() -> None:
     # The free body's mesh size, not SMPL's alone.
     assert "13,718" in text and "6,890" in text
     assert "--wait-subscribers" in text and "hello.<id>" in text and "0600" in text
+    assert "## Compatibility: what bumps the version" in text
+    assert "clients must ignore header fields, meta keys and arrays" in text
 
 
 # --- a live run, read by a client written from the document --------------------------------------
