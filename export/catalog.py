@@ -74,7 +74,7 @@ def _build_temporal(preset: str, checkpoint: Path | None) -> BuiltModel:
     c = net.cfg
     W = c.window
     inputs = (
-        TensorSpec("feats", "float32", ("batch", W, c.feat_channels, c.feat_size, c.feat_size)),
+        TensorSpec("feats", "float32", ("batch", W, *c.feat_shape)),
         TensorSpec("pose_6d", "float32", ("batch", W, c.pose_dim)),
         TensorSpec("cam", "float32", ("batch", W, 3)),
     )
