@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(sub)
     evaluate.add_parser(sub)
     render.add_parser(sub)
+    from stmocap.training.cli import add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 

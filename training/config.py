@@ -1,7 +1,7 @@
 """Configuration of a training run: frozen dataclasses, one TOML file.
 
 Tables: ``[train]`` (:class:`TrainConfig`), ``[data]`` (:class:`DataConfig`), ``[loss]``
-(:class:`~stmocap.training.losses.LossConfig`) and ``[temporal]`` (fields of
+(:class:`LossConfig`, the weights of :mod:`stmocap.training.losses`) and ``[temporal]`` (fields of
 :class:`~stmocap.models.temporal.config.TemporalNetConfig` overriding the chosen preset).
 Relative paths in ``[data]`` and ``[train] out`` are relative to the TOML file's folder.
 """
@@ -14,12 +14,31 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stmocap.models.temporal.config import PRESETS, TemporalNetConfig
-from stmocap.training.data import DataFormat
-from stmocap.training.losses import LossConfig
 
 from stmocap.config import ConfigError, build_config, load_toml_table
 
 Positions = Literal["served", "all"]
+DataFormat = Literal["auto", "vibe", "stmocap"]
+LOSS_TERMS = ("pose", "shape", "joints3d", "joints2d", "accel")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of the training loss (paper eq. 9)."""
+
+    pose: float = field(default=300.0, metadata={"help": "weight of the pose term (λ_SMPL·λ_pose)"})
+    shape: float = field(default=300.0, metadata={"help": "weight of the shape term (λ_SMPL·λ_shape)"})
+    joints3d: float = field(default=0.06, metadata={"help": "weight of the 3D joint term (λ_3D)"})
+    joints2d: float = field(default=60.0, metadata={"help": "weight of the 2D keypoint term (λ_2D)"})
+    accel: float = field(default=0.0, metadata={"help": "weight of a 3D acceleration term (not in "
+                                                        "the paper)"})
+    coarse: float = field(default=0.0, metadata={"help": "factor of the same loss on g's coarse "
+                                                         "output (0: refined only, as the paper)"})
+
+    def __post_init__(self) -> None:
+        for name in (*LOSS_TERMS, "coarse"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"loss weight {name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

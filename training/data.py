@@ -15,16 +15,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from stmocap.models.rotations import axis_angle_to_rotation_6d
 from stmocap.models.temporal.mean_params import neutral_mean_params
+from stmocap.training.config import DataFormat
 
 from stmocap.optional import require
 
-DataFormat = Literal["auto", "vibe", "stmocap"]
 VIBE_SUFFIXES = (".pt", ".pkl", ".joblib")
 
 

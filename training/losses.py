@@ -18,37 +18,16 @@ adds the same loss on the coarse output of g with that factor (0 = the paper).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 from stmocap.models.rotations import rotation_6d_to_matrix
 from stmocap.models.temporal.network import SMPLParams6D, TemporalOutput
+from stmocap.training.config import LOSS_TERMS, LossConfig
 from stmocap.training.data import FrameTable
 from stmocap.training.kinematics import JointModel, pelvis_align, project_weak_perspective
 from torch import Tensor
 
-TERMS = ("pose", "shape", "joints3d", "joints2d", "accel")
-
-
-@dataclass(frozen=True)
-class LossConfig:
-    """Weights of the training loss (paper eq. 9)."""
-
-    pose: float = field(default=300.0, metadata={"help": "weight of the pose term (λ_SMPL·λ_pose)"})
-    shape: float = field(default=300.0, metadata={"help": "weight of the shape term (λ_SMPL·λ_shape)"})
-    joints3d: float = field(default=0.06, metadata={"help": "weight of the 3D joint term (λ_3D)"})
-    joints2d: float = field(default=60.0, metadata={"help": "weight of the 2D keypoint term (λ_2D)"})
-    accel: float = field(default=0.0, metadata={"help": "weight of a 3D acceleration term (not in "
-                                                        "the paper)"})
-    coarse: float = field(default=0.0, metadata={"help": "factor of the same loss on g's coarse "
-                                                         "output (0: refined only, as the paper)"})
-
-    def __post_init__(self) -> None:
-        for name in (*TERMS, "coarse"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"loss weight {name} must be >= 0, got {getattr(self, name)}")
-
+TERMS = LOSS_TERMS
 
 def training_targets(table: FrameTable, joints: JointModel) -> FrameTable:
     """Make the table's truth fit the loss: 3D joints in the body model's joint set.
