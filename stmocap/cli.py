@@ -138,9 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(sub)
     evaluate.add_parser(sub)
     render.add_parser(sub)
-    from stmocap.training.cli import add_train_parser
+    from stmocap.training.cli import add_train_data_parser, add_train_parser
 
     add_train_parser(sub)
+    add_train_data_parser(sub)
     return parser
 
 

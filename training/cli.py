@@ -113,3 +113,42 @@ def cmd_eval_dataset(args: argparse.Namespace) -> int:
     print(markdown_table(results))
     print(f"wrote {md}, {js.name} and {', '.join(p.name for p in plots)}", file=sys.stderr)
     return 0
+
+
+def cmd_train_data(args: argparse.Namespace) -> int:
+    from stmocap.training.generate import GenerateConfig, generate
+    from tqdm import tqdm
+
+    from stmocap.cache import cache_root
+    from stmocap.commands.run import pipeline_config
+    from stmocap.config import build_config
+
+    cfg = pipeline_config(args)
+    gen = build_config(GenerateConfig, args, args.config, "train_data")
+    with tqdm(desc="train-data", unit="frame", disable=not args.progress) as bar:
+        info = generate(gen, cfg, args.out, cache_root() / "closed-loop", args.background,
+                        args.occluders, bar.update)
+    print(f"wrote {args.out}: {info['frames']} frames ({info['valid']} detected) in {info['videos']} videos")
+    return 0
+
+
+def add_train_data_parser(sub: argparse._SubParsersAction) -> None:
+    from stmocap.training.generate import GenerateConfig
+
+    from stmocap.commands.run import add_pipeline_options
+
+    p = sub.add_parser(
+        "train-data", help="make lite-profile training pairs from the rendered motion-capture clips",
+        description="Render each shipped clip from --views camera placements, run BlazePose + IK on "
+                    "the video and write a stmocap feature database (.npz: BlazePose features, IK "
+                    "initialisation, truth; docs/training.md) for `stmocap train`. Renders are cached "
+                    "in $STMOCAP_CACHE/closed-loop.")
+    p.add_argument("--out", type=Path, required=True, help="the .npz to write")
+    add_pipeline_options(p)
+    add_dataclass_options(p, GenerateConfig)
+    p.add_argument("--occluders", type=int, default=0, help="moving rectangles over each clip (default: 0)")
+    p.add_argument("--background", choices=["plain", "noise"], default="noise",
+                   help="background behind the rendered person (default: noise)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                   help="show a progress bar (default: on)")
+    p.set_defaults(func=cmd_train_data)
