@@ -89,10 +89,13 @@ class _Log:
         self.writer.writerows(rows)
         self.tb = None
         if tensorboard:
-            from stmocap.optional import require
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as exc:
+                from stmocap.optional import MissingDependencyError
 
-            require("tensorboard", "train", "pip install tensorboard for --tensorboard")
-            from torch.utils.tensorboard import SummaryWriter
+                raise MissingDependencyError("--tensorboard needs the tensorboard package: "
+                                             "pip install tensorboard") from exc
 
             self.tb = SummaryWriter(str(out / "tensorboard"))
 
