@@ -92,7 +92,7 @@ def sha256_file(path: Path) -> str:
 
 def _pose_to_6d(pose: np.ndarray, joints: int) -> np.ndarray:
     """``(N, J·3)`` axis-angle or ``(N, J·6)`` 6D → ``(N, J, 6)`` float32."""
-    pose = np.asarray(pose, dtype=np.float32).reshape(len(pose), -1)
+    pose = np.array(pose, dtype=np.float32).reshape(len(pose), -1)  # a copy: memory maps are read-only
     if pose.shape[1] == joints * 3:
         return axis_angle_to_rotation_6d(torch.from_numpy(pose).reshape(-1, joints, 3)).numpy()
     if pose.shape[1] == joints * 6:
@@ -165,26 +165,29 @@ def table_from_columns(db: dict[str, Any], path: Path, feature_key: str = "featu
         if bbox is None:
             raise DatasetError(f"{path}: pixel 'joints2D' need a 'bbox' column to be normalised")
         j2d = normalise_keypoints(j2d, bbox, bbox_scale)
-    f32 = lambda x: None if x is None else np.ascontiguousarray(x, dtype=np.float32)  # noqa: E731
+    # Copies (writable, in memory) of the small columns; the features may stay memory-mapped.
+    f32 = lambda x: None if x is None else np.array(x, dtype=np.float32, order="C")  # noqa: E731
     return FrameTable(
         vid_name=names, frame_id=np.asarray(frame_id, np.int64).reshape(n),
         features=np.ascontiguousarray(feats, dtype=np.float32),
-        init_pose_6d=np.ascontiguousarray(init_pose_6d, dtype=np.float32),
-        init_cam=np.ascontiguousarray(init_cam, dtype=np.float32),
-        init_betas=np.ascontiguousarray(init_betas, dtype=np.float32), valid=valid,
+        init_pose_6d=f32(init_pose_6d), init_cam=f32(init_cam), init_betas=f32(init_betas),
+        valid=np.array(valid),
         pose_6d=None if pose is None else _pose_to_6d(pose, joints),
         betas=None if shape is None else f32(shape[:, :betas]),
         joints3d=f32(j3d), joints2d=f32(j2d), has_init=has_init, source=str(path))
 
 
 def read_vibe_db(path: Path, feature_key: str = "features", bbox_scale: float = 1.0) -> FrameTable:
-    """Read a VIBE/TCMR preprocessed database (a ``joblib.dump`` of a dict of arrays)."""
+    """Read a VIBE/TCMR preprocessed database (a ``joblib.dump`` of a dict of arrays); the features
+    of uncompressed files stay memory-mapped."""
     joblib = require("joblib", "train", "VIBE/TCMR databases are joblib files")
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"dataset not found: {path}")
     try:
-        db = joblib.load(path)
+        # Uncompressed joblib files are memory-mapped: a paper-profile db of CSE maps (800 kB per
+        # frame) is read row by row as batches need it, not loaded whole.
+        db = joblib.load(path, mmap_mode="r")
     except Exception as exc:  # joblib/pickle raise many types for foreign files
         raise DatasetError(f"{path} is not a joblib database ({type(exc).__name__}: {exc})") from exc
     if not isinstance(db, dict):

@@ -76,3 +76,24 @@ def test_resume_refuses_other_settings(tmp_path: Path) -> None:
                                 loss=LossConfig(pose=1.0))
     with pytest.raises(CheckpointError, match=r"loss\.pose"):
         train(other, resume=part.checkpoint, status=lambda s: None)
+
+
+def test_paper_profile_map_features_train_and_evaluate(tmp_path: Path) -> None:
+    """The conv-Γ3 (paper) network trains from a VIBE-layout db with feature maps, then evaluates."""
+    import numpy as np
+
+    from stmocap.cli import main
+
+    from .helpers import synthetic_columns, to_vibe_layout, write_vibe_db
+
+    cfg = PRESETS["tiny"]
+    cols = to_vibe_layout(synthetic_columns(videos=1, frames=18, seed=7))
+    g = np.random.default_rng(0)
+    cols["features"] = g.normal(size=(18, *cfg.feat_shape)).astype(np.float32)
+    db = write_vibe_db(tmp_path / "maps_db.pt", cols)
+    run = RunConfig(TrainConfig(preset="tiny", max_steps=2, batch_size=2, out=str(tmp_path / "run"),
+                                progress=False), DataConfig(train=(str(db),)), LossConfig(), cfg)
+    result = train(run, status=lambda s: None)
+    assert result.steps == 2
+    assert main(["eval", "--dataset", str(db), "--checkpoint", str(result.checkpoint),
+                 "--out", str(tmp_path / "eval")]) == 0
