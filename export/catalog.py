@@ -150,7 +150,7 @@ def _build_blazepose(name: str, size: int, outputs: tuple[tuple[str, tuple[int, 
 
 CATALOG: dict[str, CatalogEntry] = {
     "temporal": CatalogEntry("temporal", "the paper's STA + regressor + LSTM network",
-                             ("tiny", "full"), _build_temporal),
+                             ("tiny", "full", "lite"), _build_temporal),
     "body": CatalogEntry("body", "SMPL-format body forward (LBS): vertices and joints",
                          ("default",), _build_body),
     "blazepose-detection": CatalogEntry(
