@@ -14,7 +14,6 @@ errors are pelvis-aligned (mean of both hips), in mm; ACC-ERR in mm/frame², per
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,4 +207,3 @@ def write_report(results: dict[str, dict[str, dict[str, float | None]]], out: Pa
     return md, js
 
 
-ProgressFn = Callable[[int], None]
