@@ -174,9 +174,9 @@ def train(run: RunConfig, resume: Path | None = None,
         opt.load_state_dict(blob["state"]["optimizer"])
         plateau, sums = dict(blob["state"]["plateau"]), dict(blob["state"]["epoch_sums"])
         step, metrics = int(blob["state"]["step"]), dict(blob["metrics"])
-        torch.set_rng_state(blob["state"]["rng"])
+        torch.set_rng_state(blob["state"]["rng"].cpu())
         if device.type == "cuda" and "cuda_rng" in blob["state"]:
-            torch.cuda.set_rng_state(blob["state"]["cuda_rng"])
+            torch.cuda.set_rng_state(blob["state"]["cuda_rng"].cpu())
 
     K, B = len(rows), tc.batch_size
     per_epoch = math.ceil(K / B)
