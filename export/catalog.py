@@ -74,7 +74,7 @@ def _build_temporal(preset: str, checkpoint: Path | None) -> BuiltModel:
     c = net.cfg
     W = c.window
     inputs = (
-        TensorSpec("feats", "float32", ("batch", W, c.feat_channels, c.feat_size, c.feat_size)),
+        TensorSpec("feats", "float32", ("batch", W, *c.feat_shape)),
         TensorSpec("pose_6d", "float32", ("batch", W, c.pose_dim)),
         TensorSpec("cam", "float32", ("batch", W, 3)),
     )
@@ -150,7 +150,7 @@ def _build_blazepose(name: str, size: int, outputs: tuple[tuple[str, tuple[int, 
 
 CATALOG: dict[str, CatalogEntry] = {
     "temporal": CatalogEntry("temporal", "the paper's STA + regressor + LSTM network",
-                             ("tiny", "full"), _build_temporal),
+                             ("tiny", "full", "lite"), _build_temporal),
     "body": CatalogEntry("body", "SMPL-format body forward (LBS): vertices and joints",
                          ("default",), _build_body),
     "blazepose-detection": CatalogEntry(

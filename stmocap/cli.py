@@ -52,7 +52,7 @@ def _cmd_inspect_temporal(args: argparse.Namespace) -> int:
         print(f"    sta.{name:<8} {sum(p.numel() for p in child.parameters()):>11,d}")
     if args.time:
         B = args.batch
-        feats = torch.randn(B, cfg.window, cfg.feat_channels, cfg.feat_size, cfg.feat_size)
+        feats = torch.randn(B, cfg.window, *cfg.feat_shape)
         pose = torch.randn(B, cfg.window, cfg.pose_dim)
         cam = torch.randn(B, cfg.window, 3)
         with torch.inference_mode():
@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(sub)
     evaluate.add_parser(sub)
     render.add_parser(sub)
+    from stmocap.training.cli import add_train_data_parser, add_train_parser
+
+    add_train_parser(sub)
+    add_train_data_parser(sub)
     return parser
 
 

@@ -27,9 +27,7 @@ def config_from_dict(d: dict[str, Any]) -> TemporalNetConfig:
     unknown = sorted(set(d) - names)
     if unknown:
         raise CheckpointError(f"checkpoint config has unknown fields {unknown}")
-    d = dict(d)
-    if "gamma3_channels" in d:
-        d["gamma3_channels"] = tuple(d["gamma3_channels"])
+    d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
     return TemporalNetConfig(**d)
 
 

@@ -1,6 +1,10 @@
-"""Sizes of the temporal network (paper §3.2–3.3): a ``full`` configuration and a ``tiny`` one.
+"""Sizes of the temporal network (paper §3.2–3.3): presets ``full``, ``lite``, ``tiny`` and ``tiny_vector``.
 
-Both build the same modules; ``tiny`` only narrows the widths so tests run in milliseconds.
+``full`` is the paper's network on DensePose-CSE maps ``H (16, 112, 112)``. ``lite`` is the same
+architecture for the lite profile: H is a vector of BlazePose features per frame (33 landmarks ×
+(x, y, z, visibility) + 33 world points × 3 = 231 values) lifted by an MLP Γ3, every width narrowed
+so one 16-frame window runs in a few milliseconds on 2 CPU cores. ``tiny`` and ``tiny_vector``
+only narrow the widths further so tests run in milliseconds.
 """
 
 from __future__ import annotations
@@ -8,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-Gamma3Kind = Literal["conv", "pooled_linear", "linear"]
+Gamma3Kind = Literal["conv", "pooled_linear", "linear", "mlp"]
 NSSMKind = Literal["cosine", "dot"]
 
 
@@ -19,8 +23,9 @@ class TemporalNetConfig:
     window: int = field(default=16, metadata={"help": "frames per window W"})
     joints: int = field(default=24, metadata={"help": "SMPL joints incl. root (pose = joints x 6D)"})
     betas: int = field(default=10, metadata={"help": "shape coefficients"})
-    feat_channels: int = field(default=16, metadata={"help": "channels of H (CSE embedding size)"})
-    feat_size: int = field(default=112, metadata={"help": "height = width of H"})
+    feat_channels: int = field(default=16, metadata={
+        "help": "channels of H (CSE embedding size); with gamma3=mlp, the width of the H vector"})
+    feat_size: int = field(default=112, metadata={"help": "height = width of H (unused with gamma3=mlp)"})
     feat_dim: int = field(default=2048, metadata={"help": "width of the lifted features (Γ3 output)"})
     pose_lift: int = field(default=512, metadata={"help": "width of Γ1 (pose lift)"})
     cam_lift: int = field(default=512, metadata={"help": "width of Γ2 (camera lift)"})
@@ -28,7 +33,12 @@ class TemporalNetConfig:
     cam_attn_dim: int = field(default=256, metadata={"help": "width of Φ1/Φ2 (camera attention)"})
     gamma3: Gamma3Kind = field(
         default="conv",
-        metadata={"help": "Γ3 on H: conv encoder, pooled_linear, or linear (paper-literal, 411M)"},
+        metadata={"help": "Γ3 on H: conv encoder, pooled_linear, linear (paper-literal, 411M), or "
+                          "mlp on a per-frame feature vector (lite profile: BlazePose features)"},
+    )
+    gamma3_hidden: tuple[int, ...] = field(
+        default=(256,),
+        metadata={"help": "hidden widths of the mlp Γ3 (LayerNorm + ReLU after each)"},
     )
     gamma3_channels: tuple[int, ...] = field(
         default=(32, 64, 128, 128),
@@ -62,6 +72,18 @@ class TemporalNetConfig:
                 raise ValueError(f"feat_size {self.feat_size} is too small for the conv Γ3")
 
     @property
+    def vector_features(self) -> bool:
+        """True when H is one vector per frame (``gamma3 = "mlp"``), not a feature map."""
+        return self.gamma3 == "mlp"
+
+    @property
+    def feat_shape(self) -> tuple[int, ...]:
+        """Per-frame shape of H: ``(C,)`` for vector features, else ``(C, S, S)``."""
+        if self.vector_features:
+            return (self.feat_channels,)
+        return (self.feat_channels, self.feat_size, self.feat_size)
+
+    @property
     def pose_dim(self) -> int:
         """Flattened 6D pose width, ``joints × 6`` (144 for SMPL)."""
         return self.joints * 6
@@ -90,4 +112,31 @@ TINY = replace(
     dropout=0.0,
 )
 
-PRESETS: dict[str, TemporalNetConfig] = {"full": FULL, "tiny": TINY}
+BLAZEPOSE_FEATURES = 33 * 4 + 33 * 3
+"""Width of the lite profile's H: 33 landmarks × (x, y image-normalised, z, visibility) + 33 world × 3."""
+
+LITE = replace(
+    FULL,
+    feat_channels=BLAZEPOSE_FEATURES,
+    gamma3="mlp",
+    gamma3_hidden=(256,),
+    feat_dim=256,
+    pose_lift=128,
+    cam_lift=64,
+    attn_dim=128,
+    cam_attn_dim=32,
+    regressor_hidden=256,
+    dropout=0.1,
+    lstm_hidden=256,
+    lstm_layers=3,
+)
+
+TINY_VECTOR = replace(
+    TINY,
+    feat_channels=BLAZEPOSE_FEATURES,
+    gamma3="mlp",
+    gamma3_hidden=(64,),
+)
+
+PRESETS: dict[str, TemporalNetConfig] = {"full": FULL, "lite": LITE, "tiny": TINY,
+                                         "tiny_vector": TINY_VECTOR}

@@ -49,7 +49,8 @@ class TemporalOutput:
 
 
 class TemporalNet(nn.Module):
-    """Inputs: ``feats (B, W, C, S, S)``, ``pose_6d (B, W, J·6)``, ``cam (B, W, 3)``."""
+    """Inputs: ``feats (B, W, C, S, S)`` (``(B, W, C)`` for vector features, ``cfg.feat_shape``),
+    ``pose_6d (B, W, J·6)``, ``cam (B, W, 3)``."""
 
     def __init__(self, cfg: TemporalNetConfig, mean: MeanParams | None = None) -> None:
         super().__init__()
@@ -68,10 +69,10 @@ class TemporalNet(nn.Module):
     def forward(self, feats: Tensor, pose_6d: Tensor, cam: Tensor) -> TemporalOutput:
         B, W = feats.shape[:2]
         c = self.cfg
-        expected = (c.feat_channels, c.feat_size, c.feat_size)
+        expected = c.feat_shape
         if c.window != W or tuple(feats.shape[2:]) != expected:
-            raise ValueError(f"feats must be (B, {c.window}, {expected[0]}, {expected[1]}, "
-                             f"{expected[2]}), got {tuple(feats.shape)}")
+            dims = ", ".join(str(d) for d in (c.window, *expected))
+            raise ValueError(f"feats must be (B, {dims}), got {tuple(feats.shape)}")
         if pose_6d.shape != (B, W, c.pose_dim) or cam.shape != (B, W, 3):
             raise ValueError(f"pose_6d must be (B, W, {c.pose_dim}) and cam (B, W, 3), got "
                              f"{tuple(pose_6d.shape)} and {tuple(cam.shape)}")

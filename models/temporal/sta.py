@@ -51,6 +51,9 @@ class FeatureLift(nn.Module):
       batch) keep the spatial layout of body parts, then a linear layer on the flattened map.
     * ``pooled_linear``: average-pool to ``gamma3_pool²`` cells, then one linear layer.
     * ``linear``: the paper's literal linear layer on all ``C·S·S`` values (411M weights at full size).
+    * ``mlp``: H is already a vector ``(N, C)`` (lite profile: BlazePose features); hidden layers
+      ``gamma3_hidden`` (Linear, LayerNorm, ReLU — per-frame, so batch items stay independent),
+      then a linear layer to ``feat_dim``.
     """
 
     def __init__(self, cfg: TemporalNetConfig) -> None:
@@ -66,10 +69,16 @@ class FeatureLift(nn.Module):
                 ch, side = out, (side + 1) // 2
         elif cfg.gamma3 == "pooled_linear":
             side = cfg.gamma3_pool
+        elif cfg.gamma3 == "mlp":
+            for out in cfg.gamma3_hidden:
+                layers += [nn.Linear(ch, out), nn.LayerNorm(out), nn.ReLU(inplace=True)]
+                ch = out
+            side = 1
         self.encoder = nn.Sequential(*layers)
         self.proj = nn.Linear(ch * side * side, cfg.feat_dim)
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(N, C, S, S)`` (or ``(N, C)`` for ``mlp``) → ``(N, feat_dim)``."""
         if self.kind == "pooled_linear":
             x = F.adaptive_avg_pool2d(x, self.pool)
         return self.proj(self.encoder(x).flatten(1))
@@ -111,7 +120,8 @@ class STA(nn.Module):
         self.phi7 = nn.Linear(cfg.attn_dim, cfg.feat_dim)
 
     def forward(self, feats: Tensor, pose_6d: Tensor, cam: Tensor) -> STAOutput:
-        """``feats (B, W, C, S, S)``, ``pose_6d (B, W, J·6)``, ``cam (B, W, 3)`` → :class:`STAOutput`."""
+        """``feats (B, W, C, S, S)`` (or ``(B, W, C)`` with the mlp Γ3), ``pose_6d (B, W, J·6)``,
+        ``cam (B, W, 3)`` → :class:`STAOutput`."""
         B, W = feats.shape[:2]
         h = self.gamma3(feats.flatten(0, 1)).unflatten(0, (B, W))  # (B, W, D)
         p = self.gamma1(pose_6d)

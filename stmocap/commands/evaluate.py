@@ -13,6 +13,10 @@ from stmocap.config import add_dataclass_options, build_config
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if getattr(args, "dataset", None):
+        from stmocap.training.cli import cmd_eval_dataset
+
+        return cmd_eval_dataset(args)
     if not args.closed_loop:
         raise ValueError("only --closed-loop is implemented (dataset evaluation needs 3DPW/Human3.6M, "
                          "which cannot be downloaded here)")
@@ -105,4 +109,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="folder for closed_loop.md/.json and acceleration.png (default: eval-out)")
     p.add_argument("--markdown", type=Path, help="also write the table into this Markdown file "
                                                  "(e.g. docs/benchmarks.md)")
+    from stmocap.training.cli import add_dataset_eval_options
+
+    add_dataset_eval_options(p)
     p.set_defaults(func=cmd_eval)
