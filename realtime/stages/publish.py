@@ -22,7 +22,8 @@ from stmocap.realtime.security import secure_server, warn_if_open
 from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.stats import StreamStats
 
-POSE_KEYS = ("rotmats", "pose_aa", "betas", "cam", "transl", "joints3d", "joints2d", "box")
+POSE_KEYS = ("rotmats", "pose_aa", "betas", "cam", "transl", "joints3d", "joints2d", "box",
+             "pelvis", "T_world_cam", "pelvis_world")
 
 
 @dataclass(frozen=True)
