@@ -33,7 +33,7 @@ def _from_opencv(path: Path) -> Intrinsics:
 
     try:
         fs = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
-    except cv2.error as exc:
+    except (cv2.error, SystemError) as exc:
         msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else "parse error"
         raise _fail(path, f"not an OpenCV FileStorage file ({msg})") from exc
     try:
@@ -45,18 +45,15 @@ def _from_opencv(path: Path) -> Intrinsics:
         d = fs.getNode("distortion_coefficients").mat()
         dist = () if d is None else tuple(float(c) for c in np.asarray(d).ravel())
         w, h = fs.getNode("image_width"), fs.getNode("image_height")
+        node = fs.getNode("image_size")
         if not w.empty() and not h.empty():
             size = (int(w.real()), int(h.real()))
+        elif node.isSeq() and node.size() == 2:
+            size = (int(node.at(0).real()), int(node.at(1).real()))
+        elif not node.empty() and node.mat() is not None and node.mat().size == 2:
+            size = tuple(int(v) for v in node.mat().ravel())  # type: ignore[assignment]
         else:
-            node = fs.getNode("image_size")
-            s = node.mat() if not node.empty() and node.isMap() is False and node.isSeq() is False \
-                else None
-            if s is None and node.isSeq():
-                s = [node.at(i).real() for i in range(node.size())]
-            if s is None:
-                raise _fail(path, "no image size (image_width/image_height or image_size)")
-            s = np.asarray(s).ravel()
-            size = (int(s[0]), int(s[1]))
+            raise _fail(path, "no image size (image_width/image_height or image_size)")
     finally:
         fs.release()
     return _build(path, float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]), size, dist)

@@ -5,13 +5,16 @@ estimate is where it touches the floor, if it stands still (that vertex moved le
 ``contact_speed`` since the previous frame): a foot sole when walking, a hand or the back when
 crawling or rolling; airborne or sliding lowest points are not contacts. The contacts of the last
 ``history`` frames are fitted by a plane ``n · p = −h`` (camera frame, ``n`` the unit up normal,
-``h`` the camera's height above the floor): weighted total least squares with a soft prior that
-``n`` is the body's mean up direction (pelvis → neck), so contacts on a line (walking straight) or
-in one spot (dancing in place) still give a plane; two trimming passes drop points more than
-``trim`` metres off it. The estimate is *stable* when enough contacts were seen and pitch, roll and
-height varied less than ``stable_deg`` / ``stable_height`` over the last ``window`` frames with the
-contacts on the plane (RMS ≤ ``max_rms``). A moving camera breaks every one of those: it is out of
-scope and shows as ``stable = False``.
+``h`` the camera's height above the floor): total least squares with two soft priors, that the
+camera is not rolled (``level_sigma``) and, weaker, that ``n`` is the body's mean up direction
+(pelvis → neck; ``prior_sigma``), so contacts on a line (walking straight) or in one spot (dancing
+in place) still give a plane; two trimming passes drop points more than
+``trim`` metres off it. The estimate is *stable* when enough contacts were seen, spread widely
+enough to tilt the plane (std ≥ ``min_spread`` along their widest direction: a person walking
+about, not standing in one spot), on the plane (RMS ≤ ``max_rms``), and pitch, roll and height
+varied less than ``stable_deg`` / ``stable_height`` over the last ``window`` frames. A moving
+camera (out of scope) drifts the estimate or scatters the contacts off any plane, and shows as
+``stable = False``; so does one that follows the person (contacts stay in one spot).
 
 World frame (``T_world_cam``: camera → world): y up along ``n``, the floor at y = 0, the origin on
 the floor under the camera, z the camera's forward direction projected on the floor, x = y × z
@@ -37,19 +40,22 @@ class FloorConfig:
 
     contact_speed: float = 0.6  # m/s: the lowest vertex is a contact when slower
     history: int = 900  # frames of contacts kept
-    prior_sigma: float = 0.15  # m: contacts spread less than this leave n to the body's up prior
+    prior_sigma: float = 0.01  # m: contacts spread less than this leave n to the body's up prior
+    level_sigma: float = 0.05  # m: the same for the prior that the camera is not rolled
     trim: float = 0.08  # m: contacts farther off the plane are dropped
     min_contacts: int = 30
-    window: int = 60  # frames over which the estimate must hold still to be stable
-    stable_deg: float = 1.5
-    stable_height: float = 0.04  # m
-    max_rms: float = 0.05  # m
+    min_spread: float = 0.3  # m: std of the contacts along their widest direction
+    window: int = 30  # frames over which the estimate must hold still to be stable
+    stable_deg: float = 2.0
+    stable_height: float = 0.06  # m
+    max_rms: float = 0.04  # m
 
 
 @dataclass(frozen=True)
 class WorldFrame:
     """One frame's world-frame estimate: ``T_world_cam (4, 4)``, the up normal ``n (3,)`` and camera
-    ``height`` (m), ``pitch``/``roll`` (degrees), contacts used, and whether it is stable."""
+    ``height`` (m), ``pitch``/``roll`` (degrees), contacts used, their ``spread`` (m, std along the
+    widest direction), and whether it is stable."""
 
     T_world_cam: np.ndarray
     normal: np.ndarray
@@ -57,6 +63,7 @@ class WorldFrame:
     pitch: float
     roll: float
     contacts: int
+    spread: float
     stable: bool
 
 
@@ -93,10 +100,11 @@ def world_from_floor(n: np.ndarray, height: float) -> np.ndarray:
 
 
 def fit_floor(points: np.ndarray, weights: np.ndarray, up_prior: np.ndarray,
-              prior_sigma: float = 0.15) -> tuple[np.ndarray, float, float]:
+              prior_sigma: float = 0.01, level_sigma: float = 0.0) -> tuple[np.ndarray, float, float]:
     """Plane ``n · p = −h`` through ``points (N, 3)`` (camera frame) with ``weights (N,)``: the
     smallest eigenvector of the weighted scatter plus ``prior_sigma² (I − u uᵀ)`` (a soft pull of
-    ``n`` to the unit ``up_prior`` u). Returns ``(n (3,) with n·u > 0, h, rms)``."""
+    ``n`` to the unit ``up_prior`` u) plus ``level_sigma² e_x e_xᵀ`` (a soft pull to no roll).
+    Returns ``(n (3,) with n·u > 0, h, rms)``."""
     P = np.asarray(points, np.float64)
     w = np.asarray(weights, np.float64)
     u = np.asarray(up_prior, np.float64) / np.linalg.norm(up_prior)
@@ -104,6 +112,7 @@ def fit_floor(points: np.ndarray, weights: np.ndarray, up_prior: np.ndarray,
     D = P - mean
     M = (w[:, None, None] * D[:, :, None] * D[:, None, :]).sum(0) / w.sum()
     M = M + prior_sigma ** 2 * (np.eye(3) - np.outer(u, u))
+    M[0, 0] += level_sigma ** 2
     _, vecs = np.linalg.eigh(M)
     n = vecs[:, 0]
     if n @ u < 0:
@@ -114,9 +123,11 @@ def fit_floor(points: np.ndarray, weights: np.ndarray, up_prior: np.ndarray,
 
 
 def robust_floor(points: np.ndarray, up_prior: np.ndarray, prior_sigma: float, trim: float,
-                 fixed_normal: np.ndarray | None = None) -> tuple[np.ndarray, float, float, int]:
+                 fixed_normal: np.ndarray | None = None, level_sigma: float = 0.0
+                 ) -> tuple[np.ndarray, float, float, int, float]:
     """:func:`fit_floor` with two trimming passes (points over ``trim`` m off the plane dropped);
-    with ``fixed_normal`` only the height is fitted. Returns ``(n, h, rms, inliers)``."""
+    with ``fixed_normal`` only the height is fitted. Returns ``(n, h, rms, inliers, spread)``
+    (spread: the inliers' standard deviation along their widest direction, m)."""
     P = np.asarray(points, np.float64)
     keep = np.ones(len(P), bool)
     for _ in range(3):
@@ -125,13 +136,15 @@ def robust_floor(points: np.ndarray, up_prior: np.ndarray, prior_sigma: float, t
             h = -float(np.median(P[keep] @ n))
             rms = float(np.sqrt(np.mean((P[keep] @ n + h) ** 2)))
         else:
-            n, h, rms = fit_floor(P[keep], np.ones(keep.sum()), up_prior, prior_sigma)
+            n, h, rms = fit_floor(P[keep], np.ones(keep.sum()), up_prior, prior_sigma, level_sigma)
         resid = np.abs(P @ n + h)
         new = resid <= max(trim, 2.5 * rms) if rms > trim else resid <= trim
         if new.sum() < 3 or np.array_equal(new, keep):
             break
         keep = new
-    return n, h, rms, int(keep.sum())
+    inl = P[keep]
+    spread = float(np.linalg.svd(inl - inl.mean(0), compute_uv=False)[0] / np.sqrt(len(inl)))
+    return n, h, rms, int(keep.sum()), spread
 
 
 @dataclass
@@ -181,10 +194,11 @@ class FloorEstimator:
         cfg = self.config
         prior = self._up_prior()
         fixed = normal_from_angles(self.pitch) if self.pitch is not None else None
-        n, h, rms, inliers = prior, self.height if self.height is not None else 1.5, 0.0, 0
+        n, h, rms, inliers, spread = prior, self.height if self.height is not None else 1.5, 0.0, 0, 0.0
         if len(self._contacts) >= 3 and (fixed is None or self.height is None):
-            n, h, rms, inliers = robust_floor(np.stack(self._contacts), prior, cfg.prior_sigma,
-                                              cfg.trim, fixed)
+            n, h, rms, inliers, spread = robust_floor(np.stack(self._contacts), prior,
+                                                      cfg.prior_sigma, cfg.trim, fixed,
+                                                      cfg.level_sigma)
         elif fixed is not None:
             n = fixed
         if self.height is not None:
@@ -198,9 +212,11 @@ class FloorEstimator:
             stable = True
         else:
             hist = np.array(self._recent)
-            stable = (len(self._contacts) >= cfg.min_contacts and len(hist) >= cfg.window
+            stable = (inliers >= cfg.min_contacts and len(hist) >= cfg.window
+                      and (spread >= cfg.min_spread or fixed is not None)
                       and float(np.ptp(hist[:, 0])) <= cfg.stable_deg
                       and float(np.ptp(hist[:, 1])) <= cfg.stable_deg
                       and float(np.ptp(hist[:, 2])) <= cfg.stable_height
                       and rms <= cfg.max_rms and h > 0)
-        return WorldFrame(world_from_floor(n, h), n, float(h), pitch, roll, inliers, bool(stable))
+        return WorldFrame(world_from_floor(n, h), n, float(h), pitch, roll, inliers, spread,
+                          bool(stable))

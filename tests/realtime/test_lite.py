@@ -81,6 +81,36 @@ def test_lite_profile_through_the_graph() -> None:
     for m in poses:
         j = m.arrays["joints3d"]
         assert j[15, 1] < j[0, 1] and m.arrays["transl"][2] > 0
+    _check_metric_wire(poses)
+
+
+def _check_metric_wire(poses: list) -> None:
+    """The demo's known camera is used; bodies sit where the truth is, in metres; the published
+    intrinsics reproject joints3d onto joints2d; SMPL(β, θ, transl) reproduces joints3d."""
+    import torch
+    from stmocap.groundtruth.demo import demo_paths
+    from stmocap.models.body.model import load_body_model
+    from stmocap.models.camera import Intrinsics, load_intrinsics, project_points
+
+    truth_file = demo_paths()[1]
+    truth = load_intrinsics(truth_file)
+    gt_pelvis = np.load(truth_file)["joints3d"][:, 0]
+    body = load_body_model(None)
+    for m in poses:
+        a = m.arrays
+        intr = Intrinsics.from_meta(m.meta["intrinsics"])
+        assert intr == truth
+        assert np.abs(project_points(a["joints3d"], intr) - a["joints2d"]).max() < 1.0
+        with torch.no_grad():
+            out = body(torch.tensor(a["rotmats"][None]), torch.tensor(a["betas"][None]),
+                       torch.tensor(a["transl"][None]))
+        assert np.abs(out.joints[0].numpy() - a["joints3d"]).max() < 1e-4
+        assert np.allclose(a["pelvis"], a["joints3d"][0])
+        true_depth = gt_pelvis[m.seq, 2]
+        assert abs(a["pelvis"][2] - true_depth) < 0.15 * true_depth  # 3.4 m away, not 57-131 m
+        T = a["T_world_cam"]
+        assert T.shape == (4, 4) and np.allclose(T[:3, :3] @ a["pelvis"] + T[:3, 3], a["pelvis_world"],
+                                                 atol=1e-5)
 
 
 def test_ik_iterations_option() -> None:
