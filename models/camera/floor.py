@@ -10,8 +10,9 @@ camera is not rolled (``level_sigma``) and, weaker, that ``n`` is the body's mea
 (pelvis → neck; ``prior_sigma``), so contacts on a line (walking straight) or in one spot (dancing
 in place) still give a plane; two trimming passes drop points more than
 ``trim`` metres off it. The estimate is *stable* when enough contacts were seen, spread widely
-enough to tilt the plane (std ≥ ``min_spread`` along their widest direction: a person walking
-about, not standing in one spot), on the plane (RMS ≤ ``max_rms``), and pitch, roll and height
+enough in depth to tilt the plane in pitch (std ≥ ``min_spread`` along the floor's forward
+direction: a person walking to and from the camera, not staying at one distance), on the plane
+(RMS ≤ ``max_rms``), and pitch, roll and height
 varied less than ``stable_deg`` / ``stable_height`` over the last ``window`` frames. A moving
 camera (out of scope) drifts the estimate or scatters the contacts off any plane, and shows as
 ``stable = False``; so does one that follows the person (contacts stay in one spot).
@@ -40,11 +41,13 @@ class FloorConfig:
 
     contact_speed: float = 0.6  # m/s: the lowest vertex is a contact when slower
     history: int = 900  # frames of contacts kept
-    prior_sigma: float = 0.01  # m: contacts spread less than this leave n to the body's up prior
+    prior_sigma: float = 0.0  # m: contacts spread less than this leave n to the body's up prior
     level_sigma: float = 0.05  # m: the same for the prior that the camera is not rolled
+    pitch_sigma: float = 0.02  # m: the same for the prior that the camera is not pitched
+    depth_noise: float = 0.0  # relative depth noise along the viewing rays, removed from the scatter
     trim: float = 0.08  # m: contacts farther off the plane are dropped
     min_contacts: int = 30
-    min_spread: float = 0.3  # m: std of the contacts along their widest direction
+    min_spread: float = 0.3  # m: std of the contacts along the floor's forward direction
     window: int = 30  # frames over which the estimate must hold still to be stable
     stable_deg: float = 2.0
     stable_height: float = 0.06  # m
@@ -55,7 +58,7 @@ class FloorConfig:
 class WorldFrame:
     """One frame's world-frame estimate: ``T_world_cam (4, 4)``, the up normal ``n (3,)`` and camera
     ``height`` (m), ``pitch``/``roll`` (degrees), contacts used, their ``spread`` (m, std along the
-    widest direction), and whether it is stable."""
+    floor's forward direction), and whether it is stable."""
 
     T_world_cam: np.ndarray
     normal: np.ndarray
@@ -100,19 +103,29 @@ def world_from_floor(n: np.ndarray, height: float) -> np.ndarray:
 
 
 def fit_floor(points: np.ndarray, weights: np.ndarray, up_prior: np.ndarray,
-              prior_sigma: float = 0.01, level_sigma: float = 0.0) -> tuple[np.ndarray, float, float]:
+              prior_sigma: float = 0.0, level_sigma: float = 0.0, pitch_sigma: float = 0.0,
+              depth_noise: float = 0.0) -> tuple[np.ndarray, float, float]:
     """Plane ``n · p = −h`` through ``points (N, 3)`` (camera frame) with ``weights (N,)``: the
     smallest eigenvector of the weighted scatter plus ``prior_sigma² (I − u uᵀ)`` (a soft pull of
-    ``n`` to the unit ``up_prior`` u) plus ``level_sigma² e_x e_xᵀ`` (a soft pull to no roll).
-    Returns ``(n (3,) with n·u > 0, h, rms)``."""
+    ``n`` to the unit ``up_prior`` u), ``level_sigma² e_x e_xᵀ`` (a soft pull to no roll) and
+    ``pitch_sigma² e_z e_zᵀ`` (to no pitch), minus the scatter that depth noise alone would make
+    (``depth_noise`` · distance along each point's viewing ray: a monocular estimate slides points
+    along their rays, which would otherwise tilt the plane toward them). Returns
+    ``(n (3,) with n·u > 0, h, rms)``."""
     P = np.asarray(points, np.float64)
     w = np.asarray(weights, np.float64)
     u = np.asarray(up_prior, np.float64) / np.linalg.norm(up_prior)
     mean = (w[:, None] * P).sum(0) / w.sum()
     D = P - mean
     M = (w[:, None, None] * D[:, :, None] * D[:, None, :]).sum(0) / w.sum()
+    if depth_noise:
+        dist = np.linalg.norm(P, axis=1)
+        rays = P / np.maximum(dist, 1e-9)[:, None]
+        noise = (w * (depth_noise * dist) ** 2)[:, None, None] * rays[:, :, None] * rays[:, None, :]
+        M = M - noise.sum(0) / w.sum()
     M = M + prior_sigma ** 2 * (np.eye(3) - np.outer(u, u))
     M[0, 0] += level_sigma ** 2
+    M[2, 2] += pitch_sigma ** 2
     _, vecs = np.linalg.eigh(M)
     n = vecs[:, 0]
     if n @ u < 0:
@@ -123,11 +136,13 @@ def fit_floor(points: np.ndarray, weights: np.ndarray, up_prior: np.ndarray,
 
 
 def robust_floor(points: np.ndarray, up_prior: np.ndarray, prior_sigma: float, trim: float,
-                 fixed_normal: np.ndarray | None = None, level_sigma: float = 0.0
+                 fixed_normal: np.ndarray | None = None, level_sigma: float = 0.0,
+                 pitch_sigma: float = 0.0, depth_noise: float = 0.0
                  ) -> tuple[np.ndarray, float, float, int, float]:
     """:func:`fit_floor` with two trimming passes (points over ``trim`` m off the plane dropped);
     with ``fixed_normal`` only the height is fitted. Returns ``(n, h, rms, inliers, spread)``
-    (spread: the inliers' standard deviation along their widest direction, m)."""
+    (spread: the inliers' standard deviation along the floor's forward direction, which is what
+    tilts the plane in pitch, m)."""
     P = np.asarray(points, np.float64)
     keep = np.ones(len(P), bool)
     for _ in range(3):
@@ -136,14 +151,17 @@ def robust_floor(points: np.ndarray, up_prior: np.ndarray, prior_sigma: float, t
             h = -float(np.median(P[keep] @ n))
             rms = float(np.sqrt(np.mean((P[keep] @ n + h) ** 2)))
         else:
-            n, h, rms = fit_floor(P[keep], np.ones(keep.sum()), up_prior, prior_sigma, level_sigma)
+            n, h, rms = fit_floor(P[keep], np.ones(keep.sum()), up_prior, prior_sigma, level_sigma,
+                                  pitch_sigma, depth_noise)
         resid = np.abs(P @ n + h)
         new = resid <= max(trim, 2.5 * rms) if rms > trim else resid <= trim
         if new.sum() < 3 or np.array_equal(new, keep):
             break
         keep = new
     inl = P[keep]
-    spread = float(np.linalg.svd(inl - inl.mean(0), compute_uv=False)[0] / np.sqrt(len(inl)))
+    forward = np.array([0.0, 0.0, 1.0]) - n[2] * n  # the optical axis along the floor
+    forward /= max(float(np.linalg.norm(forward)), 1e-9)
+    spread = float(np.std(inl @ forward))
     return n, h, rms, int(keep.sum()), spread
 
 
@@ -198,7 +216,8 @@ class FloorEstimator:
         if len(self._contacts) >= 3 and (fixed is None or self.height is None):
             n, h, rms, inliers, spread = robust_floor(np.stack(self._contacts), prior,
                                                       cfg.prior_sigma, cfg.trim, fixed,
-                                                      cfg.level_sigma)
+                                                      cfg.level_sigma, cfg.pitch_sigma,
+                                                      cfg.depth_noise)
         elif fixed is not None:
             n = fixed
         if self.height is not None:
