@@ -158,6 +158,8 @@ def clip_camera(cfg: PipelineConfig, gt_path: Path, fov_scale: float = 1.0) -> P
     the longer side) times ``fov_scale``."""
     import math
 
+    if not 0.1 <= fov_scale <= 3.0:
+        raise ValueError(f"--fov-scale must be in 0.1..3, got {fov_scale:g}")
     if fov_scale == 1.0:
         return replace(cfg, camera=replace(cfg.camera, intrinsics=gt_path, fov=0.0))
     with np.load(gt_path) as gt:

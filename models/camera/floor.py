@@ -5,11 +5,13 @@ estimate is where it touches the floor, if it stands still (that vertex moved le
 ``contact_speed`` since the previous frame): a foot sole when walking, a hand or the back when
 crawling or rolling; airborne or sliding lowest points are not contacts. The contacts of the last
 ``history`` frames are fitted by a plane ``n · p = −h`` (camera frame, ``n`` the unit up normal,
-``h`` the camera's height above the floor): total least squares with two soft priors, that the
-camera is not rolled (``level_sigma``) and, weaker, that ``n`` is the body's mean up direction
-(pelvis → neck; ``prior_sigma``), so contacts on a line (walking straight) or in one spot (dancing
-in place) still give a plane; two trimming passes drop points more than
-``trim`` metres off it. The estimate is *stable* when enough contacts were seen, spread widely
+``h`` the camera's height above the floor): total least squares with soft priors that the camera
+is level — not rolled (``level_sigma``), not pitched (``pitch_sigma``, weaker than the data once
+the contacts spread over a metre in depth) — so contacts on a line (walking straight) or in one
+spot (dancing in place) still give a plane; two trimming passes drop points more than ``trim``
+metres off it. (An optional pull toward the body's mean up direction, pelvis → neck, is off by
+default: the shipped clips' true torsos lean 5–33° on average.)
+The estimate is *stable* when enough contacts were seen, spread widely
 enough in depth to tilt the plane in pitch (std ≥ ``min_spread`` along the floor's forward
 direction: a person walking to and from the camera, not staying at one distance), on the plane
 (RMS ≤ ``max_rms``), and pitch, roll and height

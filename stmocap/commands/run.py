@@ -64,6 +64,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = pipeline_config(args)
     open_source(cfg.source).close()  # fail fast, in one line, on a bad --source
+    from stmocap.realtime.camera import check_camera
+
+    check_camera(cfg.camera)  # … and on bad --intrinsics/--fov/--camera-height/--camera-pitch
     status = StatusLine()
     print(f"publishing on {cfg.publish.endpoint} (topics pose, mesh, stats); Ctrl-C stops",
           file=sys.stderr)
