@@ -140,6 +140,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
                         row = {k: np.array(v) for k, v in msg.arrays.items()}
                         row.update(seq=np.int64(msg.seq), track=np.int64(msg.track),
                                    t_capture_ns=np.int64(msg.t_capture_ns))
+                        k = msg.meta.get("intrinsics")
+                        if k:  # the pinhole each pose was placed with (docs/protocol.md)
+                            row["intrinsics"] = np.array([k["fx"], k["fy"], k["cx"], k["cy"]])
                         recorded["pose"].append(row)
                 elif topic == "mesh" and args.record:
                     recorded["mesh"].append(np.array(msg.arrays["vertices"]))
