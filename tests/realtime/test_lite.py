@@ -124,3 +124,40 @@ def test_ik_iterations_option() -> None:
     assert stage.solver.config.iterations == 3
     with pytest.raises(ValueError, match="ik-iterations"):
         build_stage("perframe", replace(cfg, perframe=replace(cfg.perframe, ik_iterations=0)))
+
+
+def test_perframe_translation_is_metric_under_distortion() -> None:
+    """IK on a body's own landmarks, its 2D landmarks seen through a distorting lens: the fitted
+    SMPL ``transl`` is where the body was (undistortion before fitting), warm-started per track."""
+    import torch
+    from stmocap.models.camera import Intrinsics, project_points, save_intrinsics_json
+    from stmocap.models.ik.correspondence import landmarks_from_joints
+    from stmocap.models.ik.solver import IKSolver
+    from stmocap.realtime.camera import CameraConfig
+
+    data = make_synthetic_body()
+    intr = Intrinsics(560.0, 560.0, 322.0, 236.0, (640, 480), (-0.25, 0.08, 0.0, 0.0, 0.0))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = IKPerFrame(data, camera=CameraConfig(intrinsics=save_intrinsics_json(
+            intr, Path(tmp) / "c.json")))
+    solver = IKSolver(data)
+    rot = torch.eye(3).repeat(1, 24, 1, 1)
+    rot[0, 0] = torch.diag(torch.tensor([1.0, -1.0, -1.0]))  # upright in the camera frame
+    rest = solver.skeleton.joints(torch.zeros(1, 10))
+    from stmocap.models.body.lbs import forward_kinematics
+
+    joints = forward_kinematics(rot, rest, solver.skeleton.parents)[0][0].numpy()
+    for seq, transl in enumerate([np.array([0.4, 0.1, 3.5]), np.array([0.45, 0.1, 3.6])]):
+        cam = landmarks_from_joints(joints + transl)
+        px = project_points(cam, intr)  # distorted, as the raw image shows them
+        lm = np.concatenate([px / [640, 480], cam[:, 2:3], np.ones((33, 2))], 1).astype(np.float32)
+        world = landmarks_from_joints(joints - joints[0]).astype(np.float32)
+        msg = Message(kind="detections", seq=seq,
+                      arrays={"track_ids": np.array([0]), "boxes": np.array([[0, 0, 640, 480]], np.float32),
+                              "landmarks": lm[None], "world": world[None]},
+                      meta={"image_size": [640, 480]})
+        out = stage.process(msg)[0]
+        assert np.abs(out.arrays["transl"][0] - transl).max() < 0.05  # metres, at 3.5 m
+        assert Intrinsics.from_meta(out.meta["intrinsics"]) == intr
