@@ -12,6 +12,12 @@ part under each variant:
 
 Metrics (evaluation.metrics, 24 SMPL joints of the free body, camera frame, pelvis-aligned):
 MPJPE, PA-MPJPE, ACC-ERR over frames where the person was detected; detection rate over all.
+
+Placement (evaluation.world_metrics, docs/groundtruth.md), for ``raw`` and ``filtered``: the root
+(pelvis) depth error in % of its true depth and position error in cm, camera frame, with the
+clip's true intrinsics (or its field of view times ``fov_scale``); the world frame estimated from
+the feet (camera height and pitch errors, frames flagged stable); with a static camera
+(``static_camera``) also W-MPJPE100, WA-MPJPE100 and RTE against the true world motion.
 """
 
 from __future__ import annotations
@@ -41,6 +47,14 @@ class ClosedLoopConfig:
     clips: str = field(default="all", metadata={"help": "comma-separated clip names, or all"})
     min_frames: int = field(default=90, metadata={
         "help": "cyclic clips are repeated up to at least this many frames"})
+    fov_scale: float = field(default=1.0, metadata={
+        "help": "run with the clip's field of view times this (1.2: 20 %% too wide) instead of its "
+                "true intrinsics"})
+    static_camera: bool = field(default=False, metadata={
+        "help": "film each clip from a fixed camera (the world-frame metrics need one) instead of "
+                "one following the subject"})
+    camera_distance: float = field(default=0.0, metadata={
+        "help": "camera distance to the (mean) pelvis in metres (0: the scene's default)"})
 
 
 @dataclass
@@ -55,6 +69,7 @@ class ClipResult:
     accel_gt: np.ndarray
     accel_pred: dict[str, np.ndarray]
     per_frame_ms: float
+    camera: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def detection_rate(self) -> float:
@@ -106,14 +121,16 @@ def per_frame_estimates(video: Path, cfg: PipelineConfig,
 
 
 def temporal_variant(estimates: list[Message], cfg: PipelineConfig,
-                     variant: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """``(rotations (24, 3, 3), betas (10,))`` per frame index (track 0) after the variant's
-    temporal stages (``cfg.plan``: window, stride, lookahead)."""
+                     variant: str) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """``(rotations (24, 3, 3), betas (10,), transl (3,) or None)`` per frame index (track 0) after
+    the variant's temporal stages (``cfg.plan``: window, stride, lookahead)."""
     if variant == "raw":
         from stmocap.models.rotations import rotation_6d_to_matrix
 
         return {m.seq: (rotation_6d_to_matrix(torch.from_numpy(m.arrays["pose_6d"][0])).numpy(),
-                        m.arrays["betas"][0]) for m in estimates if len(m.arrays["track_ids"])}
+                        m.arrays["betas"][0],
+                        m.arrays["transl"][0] if "transl" in m.arrays else None)
+                for m in estimates if len(m.arrays["track_ids"])}
     smoothing = cfg.smoothing if variant == "filtered" else FilterConfig(filter="none")
     temporal = replace(cfg.temporal, temporal="net" if variant == "learned" else "none")
     vcfg = replace(cfg, smoothing=smoothing, temporal=temporal)
@@ -123,7 +140,7 @@ def temporal_variant(estimates: list[Message], cfg: PipelineConfig,
         for m in [*estimates, Message(kind=EOS, seq=estimates[-1].seq + 1 if estimates else 0)]:
             for o in run_chain(stages, m):
                 if o.kind == "params" and o.track == 0:
-                    got[o.seq] = (o.arrays["rotmats"], o.arrays["betas"])
+                    got[o.seq] = (o.arrays["rotmats"], o.arrays["betas"], o.arrays.get("transl"))
     finally:
         for s in stages:
             s.close()
@@ -136,20 +153,102 @@ def _joints(body: Any, rotmats: np.ndarray, betas: np.ndarray) -> torch.Tensor:
     return j - j[:, :1]
 
 
+def clip_camera(cfg: PipelineConfig, gt_path: Path, fov_scale: float = 1.0) -> PipelineConfig:
+    """``cfg`` with the rendered clip's camera: its true intrinsics, or its field of view (across
+    the longer side) times ``fov_scale``."""
+    import math
+
+    if not 0.1 <= fov_scale <= 3.0:
+        raise ValueError(f"--fov-scale must be in 0.1..3, got {fov_scale:g}")
+    if fov_scale == 1.0:
+        return replace(cfg, camera=replace(cfg.camera, intrinsics=gt_path, fov=0.0))
+    with np.load(gt_path) as gt:
+        focal, size = float(gt["focal"]), [int(v) for v in gt["image_size"]]
+    fov = math.degrees(2 * math.atan(max(size) / (2 * focal))) * fov_scale
+    return replace(cfg, camera=replace(cfg.camera, intrinsics=None, fov=fov))
+
+
+def placement_metrics(body: Any, params: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]],
+                      gt: dict[str, np.ndarray], valid: np.ndarray, fps: float,
+                      static_camera: bool) -> dict[str, float]:
+    """Root depth/position errors (camera frame), world-frame estimate errors and, with a static
+    camera, W-MPJPE100 / WA-MPJPE100 / RTE (see module docstring); frames without an estimate
+    are skipped (the floor estimator sees only estimated frames, as in a live run)."""
+    from stmocap.evaluation.world_metrics import (
+        camera_pitch_height,
+        root_depth_error,
+        root_position_error,
+        rte,
+        w_mpjpe,
+    )
+    from stmocap.models.camera.floor import FloorEstimator
+
+    frames = [t for t in range(len(valid)) if valid[t] and params[t][2] is not None]
+    if len(frames) < 3:
+        return {}
+    rot = np.stack([params[t][0] for t in frames])
+    betas = np.stack([params[t][1] for t in frames])
+    transl = np.stack([params[t][2] for t in frames]).astype(np.float64)
+    with torch.no_grad():
+        out = body(torch.from_numpy(rot).float(), torch.from_numpy(betas).float())
+    joints = out.joints.double().numpy() + transl[:, None]
+    verts = out.vertices.double().numpy() + transl[:, None]
+    gt_j = gt["joints3d"][frames].astype(np.float64)
+    depth = root_depth_error(joints[:, 0], gt_j[:, 0])
+    pos = root_position_error(joints[:, 0], gt_j[:, 0])
+    floor = FloorEstimator()
+    worlds = [floor.update(verts[k], joints[k], t / fps) for k, t in enumerate(frames)]
+    pitch_gt, height_gt = camera_pitch_height(gt["cam_rot"][frames].astype(np.float64),
+                                              gt["cam_t"][frames].astype(np.float64))
+    stable = np.array([w.stable for w in worlds])
+    pitch_err = np.abs(np.array([w.pitch for w in worlds]) - pitch_gt)
+    height_err = np.abs(np.array([w.height for w in worlds]) - height_gt)
+    sel = stable if stable.any() else np.ones_like(stable)
+    m = {"depth_pct": float(np.median(depth) * 100), "root_cm": float(np.median(pos) * 100),
+         "root_mean_cm": float(pos.mean() * 100),
+         "distance_m": float(np.median(np.linalg.norm(gt_j[:, 0], axis=-1))),
+         "stable_pct": float(stable.mean() * 100),
+         "pitch_err_deg": float(np.median(pitch_err[sel])),
+         "height_err_cm": float(np.median(height_err[sel]) * 100),
+         "final_pitch_err_deg": float(pitch_err[-1]), "final_height_err_cm": float(height_err[-1] * 100)}
+    if static_camera:
+        R, tc = gt["cam_rot"][frames].astype(np.float64), gt["cam_t"][frames].astype(np.float64)
+        gt_world = np.einsum("nji,nkj->nki", R, gt_j - tc[:, None])  # Rᵀ (p − t)
+        T = np.stack([w.T_world_cam for w in worlds])
+        pred_world = np.einsum("nij,nkj->nki", T[:, :3, :3], joints) + T[:, None, :3, 3]
+        m.update({"w_mpjpe": w_mpjpe(pred_world, gt_world),
+                  "wa_mpjpe": w_mpjpe(pred_world, gt_world, whole=True),
+                  "rte_pct": rte(pred_world[:, 0], gt_world[:, 0])})
+        # The same with the floor given as --camera-height/--camera-pitch would give it (the true
+        # camera height and pitch; the scenes' cameras are not rolled): the trajectory's own error.
+        given = FloorEstimator(height=float(np.median(height_gt)), pitch=float(np.median(pitch_gt)))
+        Tg = given.update(verts[0], joints[0], 0.0).T_world_cam
+        world_g = joints @ Tg[:3, :3].T + Tg[:3, 3]
+        m.update({"w_mpjpe_given": w_mpjpe(world_g, gt_world),
+                  "wa_mpjpe_given": w_mpjpe(world_g, gt_world, whole=True),
+                  "rte_given_pct": rte(world_g[:, 0], gt_world[:, 0])})
+    return m
+
+
 def evaluate_clip(motion: Motion, cfg: PipelineConfig, scene: SceneConfig, cache: Path, learned: bool,
-                  progress: Callable[[int], None] | None = None) -> ClipResult:
+                  progress: Callable[[int], None] | None = None, fov_scale: float = 1.0
+                  ) -> ClipResult:
     """Render, run and score one clip (see module docstring)."""
     from stmocap.models.body.model import load_body_model
 
     # The truth is rendered and measured on the same body model the pipeline poses.
     video, gt_path = render_cached(motion, scene, cache, cfg.body.smpl)
+    cfg = clip_camera(cfg, gt_path, fov_scale)
     with np.load(gt_path) as gt:
-        gt_joints = torch.from_numpy(gt["joints3d"]).double()
+        gt_all = {k: gt[k] for k in ("joints3d", "cam_rot", "cam_t")}
+        fps = float(gt["fps"])
+    gt_joints = torch.from_numpy(gt_all["joints3d"]).double()
     gt_joints = (gt_joints - gt_joints[:, :1]).float()
     T = gt_joints.shape[0]
     estimates, ms = per_frame_estimates(video, cfg, progress)
     body = load_body_model(cfg.body.smpl)
     metrics: dict[str, dict[str, float]] = {}
+    camera: dict[str, dict[str, float]] = {}
     accel_pred: dict[str, np.ndarray] = {}
     for variant in VARIANTS:
         if variant == "learned" and not learned:
@@ -173,9 +272,12 @@ def evaluate_clip(motion: Motion, cfg: PipelineConfig, scene: SceneConfig, cache
             "accel": float(accel_error(pred, gt_joints, v).mean()),
         }
         accel_pred[variant] = accel_magnitude(pred).numpy()
+        if variant in ("raw", "filtered"):
+            camera[variant] = placement_metrics(body, params, gt_all, valid, fps,
+                                                scene.follow == 0)
     detected = sum(1 for m in estimates if len(m.arrays["track_ids"]))
     return ClipResult(motion.name, T, detected, metrics, accel_magnitude(gt_joints).numpy(),
-                      accel_pred, ms)
+                      accel_pred, ms, camera)
 
 
 def overall(results: list[ClipResult]) -> dict[str, dict[str, float]]:
@@ -208,6 +310,34 @@ def markdown_table(results: list[ClipResult]) -> str:
     detected = sum(r.detected for r in results)
     rate = 100 * detected / max(frames, 1)
     lines.append(f"| **all** | {frames} | {rate:.0f}% | {cells(overall(results))} |")
+    return "\n".join(lines)
+
+
+CAMERA_COLUMNS = (("distance_m", "distance m", "{:.2f}"), ("depth_pct", "depth err %", "{:.1f}"),
+                  ("root_cm", "root err cm", "{:.1f}"), ("stable_pct", "stable %", "{:.0f}"),
+                  ("height_err_cm", "cam height err cm", "{:.1f}"),
+                  ("pitch_err_deg", "pitch err °", "{:.1f}"), ("w_mpjpe", "W-MPJPE100", "{:.0f}"),
+                  ("wa_mpjpe", "WA-MPJPE100", "{:.0f}"), ("rte_pct", "RTE %", "{:.1f}"),
+                  ("w_mpjpe_given", "W-MPJPE100 (floor given)", "{:.0f}"),
+                  ("wa_mpjpe_given", "WA-MPJPE100 (floor given)", "{:.0f}"),
+                  ("rte_given_pct", "RTE % (floor given)", "{:.1f}"))
+
+
+def camera_table(results: list[ClipResult], variant: str = "filtered") -> str:
+    """Per clip: placement and world-frame metrics of ``variant`` (medians over frames; see
+    :func:`placement_metrics`), then the frame-weighted mean over clips."""
+    cols = [c for c in CAMERA_COLUMNS if any(c[0] in r.camera.get(variant, {}) for r in results)]
+    lines = ["| clip | " + " | ".join(c[1] for c in cols) + " |", "|" + "---|" * (1 + len(cols))]
+    rows = [(r.name, r.detected, r.camera.get(variant, {})) for r in results]
+    for name, _, m in rows:
+        lines.append(f"| {name} | " + " | ".join(c[2].format(m[c[0]]) if c[0] in m else "—"
+                                                 for c in cols) + " |")
+    cells = []
+    for key, _, fmt in cols:
+        got = [(n, m[key]) for _, n, m in rows if key in m and np.isfinite(m[key])]
+        total = sum(n for n, _ in got)
+        cells.append(fmt.format(sum(n * x for n, x in got) / total) if total else "—")
+    lines.append("| **all (frame-weighted mean)** | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from stmocap.realtime.camera import CameraConfig
 from stmocap.realtime.filters import FilterConfig
 from stmocap.realtime.sources import SourceConfig
 from stmocap.realtime.stages.base import Stage
-from stmocap.realtime.stages.body import CameraConfig
 from stmocap.realtime.stages.publish import PublishConfig
 from stmocap.realtime.windows import WindowPlan
 
@@ -143,7 +143,8 @@ def build_stage(name: str, cfg: PipelineConfig,
 
             if cfg.perframe.ik_iterations < 1:
                 raise ValueError(f"--ik-iterations must be >= 1, got {cfg.perframe.ik_iterations}")
-            return IKPerFrame(body_data(cfg.body), IKConfig(iterations=cfg.perframe.ik_iterations))
+            return IKPerFrame(body_data(cfg.body), IKConfig(iterations=cfg.perframe.ik_iterations),
+                              cfg.camera, cfg.source.source)
         from stmocap.realtime.stages.perframe import ReplayEstimates
 
         if cfg.perframe.estimates is None:
@@ -179,7 +180,7 @@ def build_stage(name: str, cfg: PipelineConfig,
 
         t = cfg.temporal
         engine = open_model_engine("body", None, cfg.body.smpl, t.engine, t.device, t.precision)
-        return BodyStage(engine, engine.model.module.body.faces, cfg.camera)
+        return BodyStage(engine, engine.model.module.body.faces, cfg.camera, cfg.source.source)
     if name == "publish":
         from stmocap.realtime.stages.publish import PublishStage
 

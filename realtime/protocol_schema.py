@@ -73,10 +73,14 @@ POSE_ARRAY_SPECS = (
     ArraySpec("joints3d", "float32", (24, 3)),
     ArraySpec("joints2d", "float32", (24, 2)),
     ArraySpec("box", "float32", (4,)),
+    ArraySpec("pelvis", "float32", (3,)),
+    ArraySpec("T_world_cam", "float32", (4, 4)),
+    ArraySpec("pelvis_world", "float32", (3,)),
     # v2 additions go here (see docs/protocol.md, "Adding fields").
 )
 POSE_META_FIELDS = (
-    Field("image_size", "[int, int]"), Field("focal", "float"), Field("fps", "float"),
+    Field("image_size", "[int, int]"), Field("intrinsics", "{str: any}"),
+    Field("world_frame", "{str: any}"), Field("fps", "float"),
     Field("windows", "int"), Field("dropped", "int"), Field("no_person", "int"),
     Field("t_media", "float", required=False),
 )

@@ -11,9 +11,11 @@ import numpy as np
 import torch
 from stmocap.models.blazepose.pipeline import BlazePose, engine_network
 from stmocap.models.body.smpl_file import BodyModelData
+from stmocap.models.camera import Intrinsics, fit_translation, undistort_pixels
 from stmocap.models.ik.correspondence import TARGET_JOINTS, joint_targets
 from stmocap.models.ik.solver import IKConfig, IKResult, IKSolver, fit_weak_perspective
 from stmocap.models.rotations import matrix_to_rotation_6d
+from stmocap.realtime.camera import CameraConfig, IntrinsicsResolver
 from stmocap.realtime.messages import Message, content_time
 from stmocap.realtime.stages.base import Stage
 
@@ -23,6 +25,11 @@ COLD_ITERATIONS = 30
 # of 2–5 are in docs/benchmarks.md.
 WARM_ITERATIONS = 5
 MIN_TRUST = 0.25
+# Levenberg–Marquardt steps of the perspective translation fit: a new track starts from the linear
+# solve, later frames from the previous translation.
+COLD_FIT_STEPS = 10
+WARM_FIT_STEPS = 3
+MIN_FIT_WEIGHT = 0.05
 
 
 class BlazePoseDetect(Stage):
@@ -77,22 +84,29 @@ class BlazePoseDetect(Stage):
 
 
 class IKPerFrame(Stage):
-    """The lite profile's per-frame stage: landmarks → SMPL pose, shape and camera by IK.
+    """The lite profile's per-frame stage: landmarks → SMPL pose, shape and translation.
 
-    Each track is warm-started from its previous frame; the weak-perspective camera of the track's
-    box is fitted to the 2D landmarks of the solved joints.
+    Each track is warm-started from its previous frame. ``transl (T, 3)`` is SMPL's translation in
+    the camera frame (metres), fitted by perspective to the undistorted 2D landmarks under the
+    run's intrinsics (warm-started from the track's previous ``transl``); the weak-perspective
+    ``cam`` of the box is kept for models that take it. ``meta["intrinsics"]`` says which
+    intrinsics were used (:meth:`Intrinsics.to_meta`).
     """
 
     name = "perframe"
     consumes = ("detections",)
     produces = ("estimates",)
 
-    def __init__(self, body: BodyModelData, ik: IKConfig | None = None) -> None:
+    def __init__(self, body: BodyModelData, ik: IKConfig | None = None,
+                 camera: CameraConfig | None = None, source: str = "") -> None:
         self.solver = IKSolver(body, ik or IKConfig(iterations=WARM_ITERATIONS))
         self.previous: dict[int, IKResult] = {}
+        self.previous_transl: dict[int, np.ndarray] = {}
+        self.intrinsics = IntrinsicsResolver(camera or CameraConfig(), source)
 
     def _solve(self, tid: int, landmarks: np.ndarray, world: np.ndarray, box: np.ndarray,
-               size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               size: tuple[int, int], intr: Intrinsics
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         w, h = size
         vis = landmarks[:, 3]
         # Occluded points still carry BlazePose's best 3D guess: weigh them less, not zero.
@@ -110,20 +124,31 @@ class IKPerFrame(Stage):
         idx = list(TARGET_JOINTS)
         joints = self.solver.model_joints(ik)[0].numpy()
         cam = fit_weak_perspective(joints[idx], ((pix - centre) / (side / 2))[idx], pw[idx])
+        # Perspective translation: undistorted landmarks, the posed body (root at J₀(β)) → SMPL transl.
+        upix, _ = joint_targets(undistort_pixels(landmarks[:, :2] * [w, h], intr), vis)
+        prev_t = self.previous_transl.get(tid)
+        transl = fit_translation(joints[idx], upix[idx], np.maximum(pw[idx], MIN_FIT_WEIGHT), intr,
+                                 init=prev_t, iterations=COLD_FIT_STEPS if prev_t is None
+                                 else WARM_FIT_STEPS)
+        self.previous_transl[tid] = transl
         pose = matrix_to_rotation_6d(ik.rotmats)[0].numpy().astype(np.float32)
-        return pose, ik.betas[0].numpy().astype(np.float32), cam
+        return pose, ik.betas[0].numpy().astype(np.float32), cam, transl.astype(np.float32)
 
     def process(self, msg: Message) -> list[Message]:
         a = msg.arrays
         tids = [int(t) for t in a["track_ids"]]
         for gone in [t for t in self.previous if t not in tids]:
             del self.previous[gone]
+            self.previous_transl.pop(gone, None)
         size = tuple(msg.meta["image_size"])
-        solved = [self._solve(t, a["landmarks"][i], a["world"][i], a["boxes"][i], size)
+        intr = self.intrinsics(size)
+        solved = [self._solve(t, a["landmarks"][i], a["world"][i], a["boxes"][i], size, intr)
                   for i, t in enumerate(tids)]
         arrays = {"track_ids": a["track_ids"], "boxes": a["boxes"],
                   "pose_6d": np.stack([s[0] for s in solved]) if solved else
                   np.zeros((0, 24, 6), np.float32),
                   "betas": np.stack([s[1] for s in solved]) if solved else np.zeros((0, 10), np.float32),
-                  "cam": np.stack([s[2] for s in solved]) if solved else np.zeros((0, 3), np.float32)}
-        return [msg.derive("estimates", arrays, dict(msg.meta))]
+                  "cam": np.stack([s[2] for s in solved]) if solved else np.zeros((0, 3), np.float32),
+                  "transl": np.stack([s[3] for s in solved]) if solved else
+                  np.zeros((0, 3), np.float32)}
+        return [msg.derive("estimates", arrays, {**msg.meta, "intrinsics": intr.to_meta()})]

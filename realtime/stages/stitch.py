@@ -4,7 +4,8 @@ Frames come out in order per track, optionally smoothed by a rotation-aware One-
 content's clock (video time for files, capture time for cameras; :mod:`stmocap.realtime.filters`),
 each carrying the identity and timing of the
 frame it describes (so capture→publish latency includes the lookahead wait). ``params`` arrays:
-``rotmats (J, 3, 3)``, ``betas (B,)``, ``cam (3,)``, ``box (4,)``; ``meta`` keeps the frame's
+``rotmats (J, 3, 3)``, ``betas (B,)``, ``cam (3,)``, ``box (4,)`` and, when the per-frame stage
+gives it, ``transl (3,)`` (SMPL translation, camera frame, metres); ``meta`` keeps the frame's
 (``image_size`` …) and adds ``windows`` (how many were averaged) and ``no_person`` (frames so far,
 this one included, that had no tracked person). After each frame's ``params`` a ``progress``
 message (no arrays, the frame's identity and meta) tells the publisher the frame got through, so
@@ -60,11 +61,13 @@ class StitchStage(Stage):
             if state.rot_filter is not None and state.lin_filter is not None:
                 t = content_time(src)  # video time for files, capture time for cameras
                 rot, lin = state.rot_filter(rot, t), state.lin_filter(lin, t)
+            nb = self.num_betas
+            arrays = {"rotmats": rot.astype(np.float32), "betas": lin[:nb].astype(np.float32),
+                      "cam": lin[nb:nb + 3].astype(np.float32), "box": box}
+            if len(lin) >= nb + 6:
+                arrays["transl"] = lin[nb + 3:nb + 6].astype(np.float32)
             out.append(src.derive(
-                "params",
-                {"rotmats": rot.astype(np.float32),
-                 "betas": lin[: self.num_betas].astype(np.float32),
-                 "cam": lin[self.num_betas:].astype(np.float32), "box": box},
+                "params", arrays,
                 {**src.meta, "windows": f.num_windows},
                 track=tid))
         return out

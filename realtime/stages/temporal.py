@@ -56,7 +56,9 @@ class TemporalStage(Stage):
                 pose, betas, cam = arrays["win_pose_6d"], arrays["win_betas"], arrays["win_cam"]
             arrays["win_rot"] = rotation_6d_to_matrix(torch.from_numpy(np.ascontiguousarray(pose))
                                                       ).numpy().astype(np.float32)
-            arrays["win_lin"] = np.concatenate([betas, cam], axis=-1).astype(np.float32)
+            # SMPL translation (lite profile) passes through unchanged and is averaged like β
+            transl = [arrays["win_transl"]] if "win_transl" in arrays else []
+            arrays["win_lin"] = np.concatenate([betas, cam, *transl], axis=-1).astype(np.float32)
         return [msg.derive("windows", arrays, dict(msg.meta))]
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from stmocap.commands.run import pipeline_config
     from stmocap.evaluation.closed_loop import (
         ClosedLoopConfig,
+        camera_table,
         evaluate_clip,
         markdown_table,
         plot_acceleration,
@@ -59,7 +60,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             # the shipped list.
             scene = replace(SceneConfig(), seed=order.index(motion.name), occluders=args.occluders,
                             background=args.background)
-            results.append(evaluate_clip(motion, cfg, scene, cache, learned, bar.update))
+            if loop.static_camera:
+                scene = replace(scene, follow=0)
+            if loop.camera_distance:
+                scene = replace(scene, distance=loop.camera_distance)
+            results.append(evaluate_clip(motion, cfg, scene, cache, learned, bar.update,
+                                         loop.fov_scale))
     command = "stmocap " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     table = markdown_table(results)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -68,14 +74,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "mm/frame²), over frames where the person was detected. `stitched` without a temporal "
             "network averages identical per-frame estimates, so it equals `raw`; `learned` appears "
             "only with --temporal net.")
-    text = f"Command: `{command}`\n\n{table}\n\n{note}\n"
+    placement = ("Placement and world frame (`filtered`, what is published; docs/groundtruth.md): "
+                 "medians over detected frames of the root's depth error (% of its true depth) and "
+                 "position error; camera height and pitch errors over frames whose estimate was "
+                 "stable; W-MPJPE100 / WA-MPJPE100 (mm) and RTE (%) only with --static-camera.")
+    text = (f"Command: `{command}`\n\n{table}\n\n{note}\n\n{camera_table(results)}\n\n"
+            f"{placement}\n")
     (args.out / "closed_loop.md").write_text(text)
     def finite(m: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
         return {v: {k: (x if np.isfinite(x) else None) for k, x in d.items()} for v, d in m.items()}
 
     (args.out / "closed_loop.json").write_text(json.dumps(
         [{"clip": r.name, "frames": r.frames, "detected": r.detected, "metrics": finite(r.metrics),
-          "perframe_ms": r.per_frame_ms} for r in results], indent=1))
+          "perframe_ms": r.per_frame_ms, "camera": finite(r.camera)} for r in results], indent=1))
     print(text)
     print(f"wrote {args.out / 'closed_loop.md'}, closed_loop.json and {plot.name}", file=sys.stderr)
     if args.markdown:

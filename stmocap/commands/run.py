@@ -64,6 +64,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = pipeline_config(args)
     open_source(cfg.source).close()  # fail fast, in one line, on a bad --source
+    from stmocap.realtime.camera import check_camera
+
+    check_camera(cfg.camera)  # … and on bad --intrinsics/--fov/--camera-height/--camera-pitch
     status = StatusLine()
     print(f"publishing on {cfg.publish.endpoint} (topics pose, mesh, stats); Ctrl-C stops",
           file=sys.stderr)
@@ -147,6 +150,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
                         # "seq" in the recording stays the frame number (v2's frame_index).
                         row.update(seq=np.int64(msg.frame_index), track=np.int64(msg.track),
                                    t_capture_ns=np.int64(msg.t_capture_ns))
+                        k = msg.meta.get("intrinsics")
+                        if k:  # the pinhole each pose was placed with (docs/protocol.md)
+                            row["intrinsics"] = np.array([k["fx"], k["fy"], k["cx"], k["cy"]])
                         recorded["pose"].append(row)
                 elif topic == "mesh" and args.record:
                     recorded["mesh"].append(np.array(msg.arrays["vertices"]))

@@ -81,6 +81,36 @@ def test_lite_profile_through_the_graph() -> None:
     for m in poses:
         j = m.arrays["joints3d"]
         assert j[15, 1] < j[0, 1] and m.arrays["transl"][2] > 0
+    _check_metric_wire(poses)
+
+
+def _check_metric_wire(poses: list) -> None:
+    """The demo's known camera is used; bodies sit where the truth is, in metres; the published
+    intrinsics reproject joints3d onto joints2d; SMPL(β, θ, transl) reproduces joints3d."""
+    import torch
+    from stmocap.groundtruth.demo import demo_paths
+    from stmocap.models.body.model import load_body_model
+    from stmocap.models.camera import Intrinsics, load_intrinsics, project_points
+
+    truth_file = demo_paths()[1]
+    truth = load_intrinsics(truth_file)
+    gt_pelvis = np.load(truth_file)["joints3d"][:, 0]
+    body = load_body_model(None)
+    for m in poses:
+        a = m.arrays
+        intr = Intrinsics.from_meta(m.meta["intrinsics"])
+        assert intr == truth
+        assert np.abs(project_points(a["joints3d"], intr) - a["joints2d"]).max() < 1.0
+        with torch.no_grad():
+            out = body(torch.tensor(a["rotmats"][None]), torch.tensor(a["betas"][None]),
+                       torch.tensor(a["transl"][None]))
+        assert np.abs(out.joints[0].numpy() - a["joints3d"]).max() < 1e-4
+        assert np.allclose(a["pelvis"], a["joints3d"][0])
+        true_depth = gt_pelvis[m.seq, 2]
+        assert abs(a["pelvis"][2] - true_depth) < 0.15 * true_depth  # 3.4 m away, not 57-131 m
+        T = a["T_world_cam"]
+        assert T.shape == (4, 4) and np.allclose(T[:3, :3] @ a["pelvis"] + T[:3, 3], a["pelvis_world"],
+                                                 atol=1e-5)
 
 
 def test_ik_iterations_option() -> None:
@@ -94,3 +124,40 @@ def test_ik_iterations_option() -> None:
     assert stage.solver.config.iterations == 3
     with pytest.raises(ValueError, match="ik-iterations"):
         build_stage("perframe", replace(cfg, perframe=replace(cfg.perframe, ik_iterations=0)))
+
+
+def test_perframe_translation_is_metric_under_distortion() -> None:
+    """IK on a body's own landmarks, its 2D landmarks seen through a distorting lens: the fitted
+    SMPL ``transl`` is where the body was (undistortion before fitting), warm-started per track."""
+    import torch
+    from stmocap.models.camera import Intrinsics, project_points, save_intrinsics_json
+    from stmocap.models.ik.correspondence import landmarks_from_joints
+    from stmocap.models.ik.solver import IKSolver
+    from stmocap.realtime.camera import CameraConfig
+
+    data = make_synthetic_body()
+    intr = Intrinsics(560.0, 560.0, 322.0, 236.0, (640, 480), (-0.25, 0.08, 0.0, 0.0, 0.0))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = IKPerFrame(data, camera=CameraConfig(intrinsics=save_intrinsics_json(
+            intr, Path(tmp) / "c.json")))
+    solver = IKSolver(data)
+    rot = torch.eye(3).repeat(1, 24, 1, 1)
+    rot[0, 0] = torch.diag(torch.tensor([1.0, -1.0, -1.0]))  # upright in the camera frame
+    rest = solver.skeleton.joints(torch.zeros(1, 10))
+    from stmocap.models.body.lbs import forward_kinematics
+
+    joints = forward_kinematics(rot, rest, solver.skeleton.parents)[0][0].numpy()
+    for seq, transl in enumerate([np.array([0.4, 0.1, 3.5]), np.array([0.45, 0.1, 3.6])]):
+        cam = landmarks_from_joints(joints + transl)
+        px = project_points(cam, intr)  # distorted, as the raw image shows them
+        lm = np.concatenate([px / [640, 480], cam[:, 2:3], np.ones((33, 2))], 1).astype(np.float32)
+        world = landmarks_from_joints(joints - joints[0]).astype(np.float32)
+        msg = Message(kind="detections", seq=seq,
+                      arrays={"track_ids": np.array([0]), "boxes": np.array([[0, 0, 640, 480]], np.float32),
+                              "landmarks": lm[None], "world": world[None]},
+                      meta={"image_size": [640, 480]})
+        out = stage.process(msg)[0]
+        assert np.abs(out.arrays["transl"][0] - transl).max() < 0.05  # metres, at 3.5 m
+        assert Intrinsics.from_meta(out.meta["intrinsics"]) == intr

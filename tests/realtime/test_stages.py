@@ -86,3 +86,36 @@ def test_frames_without_a_person_are_counted_on_every_later_frame() -> None:
     params = {m.seq: m.meta["no_person"] for m in out if m.kind == "params"}
     assert sorted(params) == [0, 1, 2, 3, 7, 8, 9, 10, 11]
     assert all(n == (0 if f < 4 else 3) for f, n in params.items())
+
+
+def test_body_stage_publishes_smpl_transl_and_reprojects_with_its_intrinsics() -> None:
+    """joints2d are joints3d projected with the published (distorted) intrinsics, within 1 px; SMPL's
+    own forward with (β, θ, transl) gives joints3d; pelvis is joints3d[0]."""
+    import torch
+    from stmocap.models.body.model import load_body_model
+    from stmocap.models.camera import Intrinsics
+
+    engine = open_model_engine("body")
+    stage = BodyStage(engine, engine.model.module.body.faces)
+    rot = np.tile(np.eye(3, dtype=np.float32), (24, 1, 1))
+    rot[0] = np.diag([1.0, -1.0, -1.0])
+    betas = np.linspace(-1, 1, 10).astype(np.float32)
+    transl = np.array([0.3, -0.1, 3.4], np.float32)
+    intr = Intrinsics(600.0, 598.0, 321.0, 238.0, (640, 480), (-0.2, 0.05, 0.001, 0.0, 0.0))
+    msg = Message(kind="params", seq=0, arrays={"rotmats": rot, "betas": betas, "transl": transl,
+                                                "cam": np.array([0.9, 0.0, 0.0], np.float32),
+                                                "box": np.array([300, 100, 500, 400], np.float32)},
+                  meta={"image_size": [640, 480], "intrinsics": intr.to_meta()})
+    body = stage.handle(msg)[-1]
+    a = body.arrays
+    assert body.meta["intrinsics"] == intr.to_meta()
+    K, dist = intr.matrix, np.array(intr.dist)
+    import cv2
+
+    uv, _ = cv2.projectPoints(a["joints3d"].astype(np.float64), np.zeros(3), np.zeros(3), K, dist)
+    assert np.abs(uv[:, 0] - a["joints2d"]).max() < 1.0
+    with torch.no_grad():
+        out = load_body_model(None)(torch.from_numpy(rot[None]), torch.from_numpy(betas[None]),
+                                    torch.from_numpy(transl[None]))
+    assert np.abs(out.joints[0].numpy() - a["joints3d"]).max() < 1e-4
+    assert np.array_equal(a["transl"], transl) and np.allclose(a["pelvis"], a["joints3d"][0])

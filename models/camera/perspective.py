@@ -1,0 +1,95 @@
+"""Root translation by perspective fitting: where must a posed body be so that it projects onto the
+2D landmarks?
+
+Given body joints ``P_j`` in camera orientation (x right, y down, z forward, metres) relative to
+any body origin, undistorted pixels ``(u_j, v_j)`` and weights ``w_j``, find ``t`` (3,) minimising
+
+    Σ_j w_j ‖π(P_j + t) − (u_j, v_j)‖²,   π(x, y, z) = (fx x / z + cx, fy y / z + cy).
+
+The body's own size sets the depth. Start: the linear (DLT-style) solve of
+``fx (X + tx) = (u − cx)(Z + tz)`` and ``fy (Y + ty) = (v − cy)(Z + tz)`` (exact for noise-free
+data), or the previous frame's ``t`` (warm start); then a few Levenberg–Marquardt steps on the
+pixel residuals with the analytic 2×3 Jacobian per joint. Everything is float64 numpy on ≤ 24
+points: tens of microseconds a frame (docs/camera.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from stmocap.models.camera.pinhole import Intrinsics
+
+MIN_DEPTH = 0.05  # metres: no joint may come closer to the camera plane during the iterations
+
+
+def linear_translation(points: np.ndarray, pixels: np.ndarray, weights: np.ndarray,
+                       intr: Intrinsics) -> np.ndarray:
+    """Closed-form ``t (3,)`` from ``points (J, 3)``, ``pixels (J, 2)`` and ``weights (J,)``: the
+    weighted least-squares solution of the two linear equations per joint (algebraic error)."""
+    P = np.asarray(points, np.float64)
+    uv = np.asarray(pixels, np.float64)
+    w = np.sqrt(np.maximum(np.asarray(weights, np.float64), 0.0))
+    du = (uv[:, 0] - intr.cx) / intr.fx  # normalised image coordinates
+    dv = (uv[:, 1] - intr.cy) / intr.fy
+    n = len(P)
+    A = np.zeros((2 * n, 3))
+    b = np.zeros(2 * n)
+    A[:n, 0], A[:n, 2], b[:n] = 1.0, -du, du * P[:, 2] - P[:, 0]
+    A[n:, 1], A[n:, 2], b[n:] = 1.0, -dv, dv * P[:, 2] - P[:, 1]
+    ww = np.concatenate([w, w])
+    t, *_ = np.linalg.lstsq(A * ww[:, None], b * ww, rcond=None)
+    return t
+
+
+def reprojection_residuals(points: np.ndarray, pixels: np.ndarray, t: np.ndarray,
+                           intr: Intrinsics) -> np.ndarray:
+    """Pixel residuals ``π(P + t) − uv`` ``(J, 2)`` (pinhole, no distortion)."""
+    X = np.asarray(points, np.float64) + t
+    z = np.maximum(X[:, 2], MIN_DEPTH)
+    proj = np.stack([intr.fx * X[:, 0] / z + intr.cx, intr.fy * X[:, 1] / z + intr.cy], 1)
+    return proj - pixels
+
+
+def fit_translation(points: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intr: Intrinsics,
+                    init: np.ndarray | None = None, iterations: int = 5) -> np.ndarray:
+    """Translation ``t (3,)`` placing ``points (J, 3)`` on ``pixels (J, 2)`` (undistorted) under
+    ``intr``; ``init``: a warm start (e.g. the track's previous ``t``), else the linear solve.
+    ``iterations`` Levenberg–Marquardt steps follow (early exit when a step is below 0.1 mm)."""
+    P = np.asarray(points, np.float64)
+    uv = np.asarray(pixels, np.float64)
+    w = np.maximum(np.asarray(weights, np.float64), 0.0)
+    if (w > 0).sum() < 2:
+        raise ValueError("perspective fitting needs at least two weighted points")
+    t = linear_translation(P, uv, w, intr) if init is None else np.asarray(init, np.float64).copy()
+    if not np.all(np.isfinite(t)) or (P[:, 2] + t[2]).min() < MIN_DEPTH:
+        t = linear_translation(P, uv, w, intr)
+        t[2] = max(t[2], MIN_DEPTH - P[:, 2].min())
+    lam = 1e-3
+    sw = np.sqrt(w)
+    cost = float((w[:, None] * reprojection_residuals(P, uv, t, intr) ** 2).sum())
+    for _ in range(iterations):
+        X = P + t
+        z = np.maximum(X[:, 2], MIN_DEPTH)
+        r = reprojection_residuals(P, uv, t, intr)
+        J = np.zeros((len(P), 2, 3))
+        J[:, 0, 0] = intr.fx / z
+        J[:, 0, 2] = -intr.fx * X[:, 0] / z ** 2
+        J[:, 1, 1] = intr.fy / z
+        J[:, 1, 2] = -intr.fy * X[:, 1] / z ** 2
+        Jw = (J * sw[:, None, None]).reshape(-1, 3)
+        rw = (r * sw[:, None]).reshape(-1)
+        H = Jw.T @ Jw
+        g = Jw.T @ rw
+        while True:
+            step = -np.linalg.solve(H + lam * np.diag(np.diag(H) + 1e-12), g)
+            t_new = t + step
+            if (P[:, 2] + t_new[2]).min() >= MIN_DEPTH:
+                new_cost = float((w[:, None] * reprojection_residuals(P, uv, t_new, intr) ** 2).sum())
+                if new_cost <= cost:
+                    t, cost, lam = t_new, new_cost, max(lam / 10, 1e-9)
+                    break
+            lam *= 10
+            if lam > 1e6:
+                return t
+        if np.linalg.norm(step) < 1e-4:
+            break
+    return t
