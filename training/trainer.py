@@ -101,6 +101,7 @@ class _Log:
 
     def write(self, row: dict[str, Any]) -> None:
         self.writer.writerow(row)
+        self.fh.flush()  # `tail -f log.csv` follows a run
         if self.tb is not None:
             for k, v in row.items():
                 if k not in ("step", "epoch") and isinstance(v, float):

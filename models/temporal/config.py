@@ -14,6 +14,7 @@ from typing import Literal
 
 Gamma3Kind = Literal["conv", "pooled_linear", "linear", "mlp"]
 NSSMKind = Literal["cosine", "dot"]
+RegressorStart = Literal["mean", "input"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class TemporalNetConfig:
     )
     regressor_hidden: int = field(default=1024, metadata={"help": "width of the regressor g"})
     regressor_iterations: int = field(default=3, metadata={"help": "IEF iterations of g"})
+    regressor_start: RegressorStart = field(default="mean", metadata={
+        "help": "where g's iterations start: mean parameters (paper, SPIN) or input (the per-frame "
+                "Θ_init pose and ω_init camera, β from the mean)"})
     dropout: float = field(default=0.5, metadata={"help": "dropout inside the regressor g"})
     lstm_hidden: int = field(default=2048, metadata={"help": "hidden size of the LSTM ζ"})
     lstm_layers: int = field(default=3, metadata={"help": "layers of the LSTM ζ"})
@@ -126,6 +130,7 @@ LITE = replace(
     attn_dim=128,
     cam_attn_dim=32,
     regressor_hidden=256,
+    regressor_start="input",
     dropout=0.1,
     lstm_hidden=256,
     lstm_layers=3,

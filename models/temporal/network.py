@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from stmocap.models.rotations import rotation_6d_to_matrix
 from stmocap.models.temporal.config import TemporalNetConfig
 from stmocap.models.temporal.mean_params import MeanParams, neutral_mean_params
@@ -77,7 +78,11 @@ class TemporalNet(nn.Module):
             raise ValueError(f"pose_6d must be (B, W, {c.pose_dim}) and cam (B, W, 3), got "
                              f"{tuple(pose_6d.shape)} and {tuple(cam.shape)}")
         sta = self.sta(feats, pose_6d, cam)
-        coarse = self.regressor(sta.z.flatten(0, 1)).unflatten(0, (B, W))
+        start = None
+        if c.regressor_start == "input":  # g refines the per-frame initialisation
+            betas = self.regressor.mean[c.pose_dim:c.pose_dim + c.betas].expand(B * W, -1)
+            start = torch.cat([pose_6d.flatten(0, 1), betas, cam.flatten(0, 1)], dim=-1)
+        coarse = self.regressor(sta.z.flatten(0, 1), start).unflatten(0, (B, W))
         refined = coarse + self.refiner(sta.z, coarse)
         return TemporalOutput(self._split(refined), self._split(coarse), sta.weights)
 
