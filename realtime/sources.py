@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from stmocap.realtime.messages import Message
 
+from stmocap.validate import POSITIVE, non_empty
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
@@ -39,15 +41,18 @@ class Frame(NamedTuple):
 class SourceConfig:
     """Where frames come from and how."""
 
-    source: str = field(default="0", metadata={
+    source: str = field(default="0", metadata={"check": non_empty,
         "help": "webcam index (0), device path (/dev/video0), video file, folder of images, or "
                 "demo (a built-in rendered clip of motion capture; no camera needed)"})
-    width: int = field(default=640, metadata={"help": "webcam width to request"})
-    height: int = field(default=480, metadata={"help": "webcam height to request"})
-    fps: float = field(default=30.0, metadata={"help": "webcam rate to request; image-folder rate"})
+    width: int = field(default=640, metadata={"check": POSITIVE, "help": "webcam width to request"})
+    height: int = field(default=480, metadata={"check": POSITIVE, "help": "webcam height to request"})
+    fps: float = field(default=30.0, metadata={"check": POSITIVE,
+        "help": "webcam rate to request; image-folder rate"})
     realtime: bool = field(default=False, metadata={
         "help": "pace a video file or image folder at its fps and drop frames when behind, like "
                 "a camera (default: lossless, as fast as the pipeline goes)"})
+    strict: bool = field(default=False, metadata={
+        "help": "stop at an unreadable image or video frame (default: skip it and count it)"})
 
 
 def _cv2() -> Any:

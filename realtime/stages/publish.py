@@ -22,6 +22,8 @@ from stmocap.realtime.security import secure_server, warn_if_open
 from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.stats import StreamStats
 
+from stmocap.validate import AT_LEAST_ONE, POSITIVE, bind_endpoint
+
 POSE_KEYS = ("rotmats", "pose_aa", "betas", "cam", "transl", "joints3d", "joints2d", "box")
 
 
@@ -29,12 +31,13 @@ POSE_KEYS = ("rotmats", "pose_aa", "betas", "cam", "transl", "joints3d", "joints
 class PublishConfig:
     """Where and how the stream is published."""
 
-    endpoint: str = field(default="tcp://127.0.0.1:5556", metadata={
+    endpoint: str = field(default="tcp://127.0.0.1:5556", metadata={"check": bind_endpoint,
         "help": "ZeroMQ endpoint to publish on (loopback by default; tcp://0.0.0.0:5556 for all)"})
     keys: Path | None = field(default=None, metadata={
         "help": "folder made by `stmocap keys`: encrypt with CURVE and accept only its clients"})
-    stats_period: float = field(default=1.0, metadata={"help": "seconds between stats messages"})
-    queue: int = field(default=64, metadata={
+    stats_period: float = field(default=1.0, metadata={"check": POSITIVE,
+        "help": "seconds between stats messages"})
+    queue: int = field(default=64, metadata={"check": AT_LEAST_ONE,
         "help": "messages queued per subscriber before a slow one loses messages"})
 
 
