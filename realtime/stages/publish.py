@@ -19,11 +19,12 @@ import numpy as np
 import zmq
 from stmocap.realtime.messages import Message, encode
 from stmocap.realtime.security import secure_server, warn_if_open
-from stmocap.realtime.stages.base import Stage
+from stmocap.realtime.stages.base import EOS, Stage
 from stmocap.realtime.stats import StreamStats
 
 from stmocap.validate import AT_LEAST_ONE, POSITIVE, bind_endpoint
 
+COUNTERS = ("dropped", "unreadable", "no_person", "more_people")
 POSE_KEYS = ("rotmats", "pose_aa", "betas", "cam", "transl", "joints3d", "joints2d", "box")
 
 
@@ -111,7 +112,7 @@ class PublishStage(Stage):
             self.faces = np.asarray(msg.arrays["faces"], np.int32)
             self._send(b"mesh.faces", Message(kind="faces", arrays={"faces": self.faces}))
             return []
-        self.extra["dropped"] = max(self.extra["dropped"], int(msg.meta.get("dropped", 0)))
+        self._counters(msg.meta)
         for worker, n in (msg.meta.get("rejected") or {}).items():
             self.extra["rejected"][worker] = max(self.extra["rejected"].get(worker, 0), n)
         pose = msg.derive("pose", {k: msg.arrays[k] for k in POSE_KEYS if k in msg.arrays},
@@ -123,6 +124,18 @@ class PublishStage(Stage):
         self.stats.add(msg.t_capture_ns, msg.stamps, now)
         self._stats()
         return []
+
+    def _counters(self, meta: dict[str, Any]) -> None:
+        """Running totals carried in messages' meta (frames dropped, unreadable, with no person,
+        with more people than followed) go into the stats; the largest seen is the total."""
+        for key in COUNTERS:
+            if key in meta:
+                self.extra[key] = max(self.extra.get(key, 0), int(meta[key]))
+
+    def handle(self, msg: Message) -> list[Message]:
+        if msg.kind == EOS:  # the end of stream carries the final totals
+            self._counters(msg.meta)
+        return super().handle(msg)
 
     def finish(self) -> list[Message]:
         self._subscriptions()

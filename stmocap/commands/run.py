@@ -136,6 +136,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not s.get("frames") and s.get("no_person"):
         print(f"no person was found in any of the {s['no_person']} frames: nothing was published "
               "(is the person small, cut off or in the dark?)", file=sys.stderr)
+    if s.get("more_people"):
+        print(f"more than one person was seen in {s['more_people']} frame(s); the lite profile "
+              "follows one: the detector's highest-scoring person when tracking starts or "
+              "restarts", file=sys.stderr)
     return 130 if result.interrupted else 0
 
 
