@@ -43,10 +43,10 @@ def partial_path(path: Path) -> Path:
 def check_destination(path: Path) -> None:
     """Fail before streaming if ``path`` cannot become the recording (wrong suffix, a folder, a
     missing or read-only folder, a partial file of an earlier recording in the way)."""
-    if path.suffix.lower() != ".npz":
-        raise RecordError(f"--record {path}: the recording is a .npz file; name it e.g. {path.name}.npz")
     if path.is_dir():
         raise RecordError(f"--record {path} is a folder; give a file name such as {path / 'take.npz'}")
+    if path.suffix.lower() != ".npz":
+        raise RecordError(f"--record {path}: the recording is a .npz file; name it e.g. {path.name}.npz")
     folder = path.parent
     if not folder.is_dir():
         raise RecordError(f"--record {path}: folder {folder} does not exist")
