@@ -85,17 +85,7 @@ def test_truncated_video(tmp_path: Path) -> None:
     assert 0 < got < 60 and got + src.unreadable == 59  # the header's count, less the one tolerated
 
 
-def corrupt_jpeg(path: Path, size: tuple[int, int] = (64, 48)) -> Path:
-    """A real JPEG file whose headers are destroyed (OpenCV cannot decode it)."""
-    img = np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), np.uint8)
-    data = bytearray(cv2.imencode(".jpg", img)[1].tobytes())
-    data[2:300] = bytes(298)
-    path.write_bytes(bytes(data))
-    assert cv2.imread(str(path)) is None
-    return path
-
-
-def test_bad_image_in_folder_is_skipped_and_counted(tmp_path: Path) -> None:
+def test_bad_image_in_folder_is_skipped_and_counted(tmp_path: Path, corrupt_jpeg) -> None:  # type: ignore[no-untyped-def]
     for i in range(5):
         cv2.imwrite(str(tmp_path / f"{i}.jpg"), np.full((48, 64, 3), 40 * i, np.uint8))
     corrupt_jpeg(tmp_path / "2.jpg")
@@ -119,24 +109,13 @@ def test_bad_image_in_folder_with_strict_fails(tmp_path: Path) -> None:
             src.read()
 
 
-def test_folder_of_only_unreadable_images(tmp_path: Path) -> None:
+def test_folder_of_only_unreadable_images(tmp_path: Path, corrupt_jpeg) -> None:  # type: ignore[no-untyped-def]
     corrupt_jpeg(tmp_path / "a.jpg")
     with pytest.raises(SourceError, match="none of the 1 images"):
         ImageFolderSource(tmp_path)
 
 
-def broken_frame_video(path: Path, frames: int = 20, broken: int = 10) -> Path:
-    """An MJPG .avi whose frame ``broken`` has its JPEG data zeroed (that frame does not decode)."""
-    write_video(path, frames)
-    data = bytearray(path.read_bytes())
-    starts = [i for i in range(len(data) - 2) if data[i:i + 3] == b"\xff\xd8\xff"]
-    assert len(starts) == frames
-    data[starts[broken]:starts[broken] + 400] = bytes(400)
-    path.write_bytes(bytes(data))
-    return path
-
-
-def test_undecodable_video_frame_is_skipped_and_counted(tmp_path: Path) -> None:
+def test_undecodable_video_frame_is_skipped_and_counted(tmp_path: Path, broken_frame_video) -> None:  # type: ignore[no-untyped-def]
     path = broken_frame_video(tmp_path / "broken.avi")
     with VideoFileSource(path) as src:
         frames = list(src)
