@@ -151,14 +151,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
+    import zmq
+
     from stmocap.realtime.graph import GraphError
     from stmocap.realtime.security import SecurityError
     from stmocap.realtime.sources import SourceError
     from stmocap.realtime.stages.base import StageError
 
-    # OSError: files and folders the user named or the cache (missing, unwritable, full disk).
+    # OSError: files and folders the user named or the cache (missing, unwritable, full disk);
+    # ZMQError: an endpoint the system refuses (address in use, unknown interface).
     expected = (UserError, ConfigError, ValueError, EngineError, MissingDependencyError,
-                SourceError, GraphError, SecurityError, TimeoutError, StageError, OSError)
+                SourceError, GraphError, SecurityError, TimeoutError, StageError, OSError,
+                zmq.ZMQError)
     try:
         return int(args.func(args))
     except expected as exc:
