@@ -37,6 +37,8 @@ from stmocap.realtime.messages import Message
 from stmocap.realtime.pipeline import PipelineConfig, build_stage
 from stmocap.realtime.stages.base import EOS, run_chain
 
+from stmocap.validate import NON_NEGATIVE, non_empty
+
 VARIANTS = ("raw", "stitched", "filtered", "learned")
 
 
@@ -44,8 +46,9 @@ VARIANTS = ("raw", "stitched", "filtered", "learned")
 class ClosedLoopConfig:
     """What the closed-loop evaluation renders and runs."""
 
-    clips: str = field(default="all", metadata={"help": "comma-separated clip names, or all"})
-    min_frames: int = field(default=90, metadata={
+    clips: str = field(default="all", metadata={"check": non_empty,
+        "help": "comma-separated clip names, or all"})
+    min_frames: int = field(default=90, metadata={"check": NON_NEGATIVE,
         "help": "cyclic clips are repeated up to at least this many frames"})
     fov_scale: float = field(default=1.0, metadata={
         "help": "run with the clip's field of view times this (1.2: 20 %% too wide) instead of its "

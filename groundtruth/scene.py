@@ -24,6 +24,8 @@ from stmocap.groundtruth.render import Light, PinholeCamera, render_mesh
 from stmocap.models.body.model import BodyModel
 from stmocap.models.camera import focal_from_fov
 
+from stmocap.validate import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range
+
 RENDER_VERSION = "1"  # bump when the renderer or scene changes what a clip looks like
 _SKIN = ((0.55, 0.65, 0.85), (0.45, 0.55, 0.75), (0.30, 0.40, 0.60), (0.20, 0.27, 0.42))  # BGR
 _LEG_JOINTS = (0, 1, 2, 4, 5)
@@ -35,21 +37,25 @@ _FEET_JOINTS = (7, 8, 10, 11)
 class SceneConfig:
     """How a clip is filmed."""
 
-    width: int = field(default=640, metadata={"help": "image width in pixels"})
-    height: int = field(default=480, metadata={"help": "image height in pixels"})
-    fov: float = field(default=60.0, metadata={"help": "field of view across the longer side, degrees"})
+    width: int = field(default=640, metadata={"check": AT_LEAST_ONE, "help": "image width in pixels"})
+    height: int = field(default=480, metadata={"check": AT_LEAST_ONE, "help": "image height in pixels"})
+    fov: float = field(default=60.0, metadata={"check": Range(1, 179),
+        "help": "field of view across the longer side, degrees"})
     azimuth: float = field(default=20.0, metadata={
         "help": "camera direction around the subject, degrees (0: in front of the clip's start pose)"})
     elevation: float = field(default=8.0, metadata={"help": "camera height angle, degrees"})
-    distance: float = field(default=3.4, metadata={"help": "camera distance to the pelvis, metres"})
-    follow: int = field(default=15, metadata={
+    distance: float = field(default=3.4, metadata={"check": POSITIVE,
+        "help": "camera distance to the pelvis, metres"})
+    follow: int = field(default=15, metadata={"check": NON_NEGATIVE,
         "help": "the camera follows the pelvis smoothed over ± this many frames (0: fixed camera)"})
     background: Literal["plain", "noise", "image"] = field(default="noise", metadata={
         "help": "plain colour, smooth colour noise, or --background-image"})
     background_image: Path | None = field(default=None, metadata={"help": "image for background=image"})
     floor: bool = field(default=True, metadata={"help": "draw a tiled floor"})
-    occluders: int = field(default=0, metadata={"help": "moving rectangles in front of the subject"})
-    light_jitter: float = field(default=0.3, metadata={"help": "light direction variation (0: none)"})
+    occluders: int = field(default=0, metadata={"check": NON_NEGATIVE,
+        "help": "moving rectangles in front of the subject"})
+    light_jitter: float = field(default=0.3, metadata={"check": NON_NEGATIVE,
+        "help": "light direction variation (0: none)"})
     seed: int = field(default=0, metadata={"help": "everything random comes from this"})
 
 

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from stmocap.models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
+from stmocap.validate import NON_NEGATIVE, POSITIVE
+
 
 @dataclass(frozen=True)
 class FilterConfig:
@@ -26,9 +28,11 @@ class FilterConfig:
 
     filter: Literal["none", "one-euro"] = field(default="one-euro", metadata={
         "help": "one-euro: speed-adaptive smoothing of rotations, shape and camera; none: off"})
-    min_cutoff: float = field(default=1.5, metadata={"help": "cut-off (Hz) when still"})
-    beta: float = field(default=0.3, metadata={"help": "cut-off increase per unit of speed"})
-    d_cutoff: float = field(default=1.0, metadata={"help": "cut-off (Hz) of the speed estimate"})
+    min_cutoff: float = field(default=1.5, metadata={"check": POSITIVE, "help": "cut-off (Hz) when still"})
+    beta: float = field(default=0.3, metadata={"check": NON_NEGATIVE,
+        "help": "cut-off increase per unit of speed"})
+    d_cutoff: float = field(default=1.0, metadata={"check": POSITIVE,
+        "help": "cut-off (Hz) of the speed estimate"})
 
 
 def smoothing_factor(dt: float, cutoff: np.ndarray | float) -> np.ndarray | float:

@@ -17,6 +17,9 @@ from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.stages.publish import PublishConfig
 from stmocap.realtime.windows import WindowPlan
 
+from stmocap.validate import AT_LEAST_ONE, NON_NEGATIVE, OneOf
+
+ENGINES = ("auto", "torch", "onnxruntime", "tensorrt", "tensorrt-rtx")
 STAGES = ("source", "detect", "perframe", "window", "temporal", "stitch", "body", "publish")
 DEFAULT_PLACEMENT = "source|detect,perframe,window,temporal,stitch,body,publish"
 # CPU-bound lite profile: capture, BlazePose and IK in one process, the rest in the other. Measured
@@ -36,7 +39,7 @@ class PerFrameConfig:
         "help": ".npz with pose_6d (N,24,6), betas (N,10), cam (N,3) [, feats] per frame"})
     smooth_landmarks: bool = field(default=True, metadata={
         "help": "lite: smooth BlazePose's landmarks and crop over time as mediapipe's video mode does"})
-    ik_iterations: int = field(default=5, metadata={
+    ik_iterations: int = field(default=5, metadata={"check": AT_LEAST_ONE,
         "help": "lite: L-BFGS iterations per tracked frame (fewer: faster, less accurate; "
                 "docs/benchmarks.md)"})
 
@@ -49,10 +52,11 @@ class TemporalConfig:
         "help": "none: overlap averaging of per-frame estimates; net: the paper's temporal network"})
     preset: str = field(default="tiny", metadata={"help": "temporal network size without a checkpoint"})
     checkpoint: Path | None = field(default=None, metadata={"help": "temporal network checkpoint"})
-    engine: str = field(default="auto", metadata={
+    engine: str = field(default="auto", metadata={"check": OneOf(ENGINES),
         "help": "backend for every model: auto (onnxruntime if installed, else torch), torch, "
                 "onnxruntime, tensorrt, tensorrt-rtx"})
-    device: str = field(default="cpu", metadata={"help": "cpu or cuda"})
+    device: str = field(default="cpu", metadata={"check": OneOf(("cpu", "cuda"), (r"cuda:\d+",)),
+        "help": "cpu or cuda"})
     precision: Literal["fp32", "fp16"] = field(default="fp32", metadata={"help": "fp32 or fp16"})
 
 
@@ -74,12 +78,13 @@ class GraphConfig:
                 "stages together)"})
     transport: Literal["ipc", "tcp"] = field(default="ipc", metadata={
         "help": "between processes: ipc (Unix sockets) or tcp (loopback)"})
-    hwm: int = field(default=2, metadata={"help": "messages queued between processes"})
-    process_threads: int = field(default=0, metadata={
+    hwm: int = field(default=2, metadata={"check": AT_LEAST_ONE, "help": "messages queued between processes"})
+    process_threads: int = field(default=0, metadata={"check": NON_NEGATIVE,
         "help": "torch CPU threads per stage process (0: CPU cores ÷ processes, at least 1; "
                 "processes that each take every core slow each other down)"})
-    frames: int = field(default=0, metadata={"help": "stop after this many frames (0: all)"})
-    wait_subscribers: int = field(default=0, metadata={
+    frames: int = field(default=0, metadata={"check": NON_NEGATIVE,
+        "help": "stop after this many frames (0: all)"})
+    wait_subscribers: int = field(default=0, metadata={"check": NON_NEGATIVE,
         "help": "hold the stream until this many distinct clients have said hello (subscribed "
                 "to hello.<client id> after their topics; docs/protocol.md), whatever topics "
                 "they read"})

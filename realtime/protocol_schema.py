@@ -81,14 +81,15 @@ POSE_ARRAY_SPECS = (
 POSE_META_FIELDS = (
     Field("image_size", "[int, int]"), Field("intrinsics", "{str: any}"),
     Field("world_frame", "{str: any}"), Field("fps", "float"),
-    Field("windows", "int"), Field("dropped", "int"), Field("no_person", "int"),
-    Field("t_media", "float", required=False),
+    Field("windows", "int"), Field("dropped", "int"), Field("unreadable", "int"),
+    Field("no_person", "int"), Field("t_media", "float", required=False),
 )
 STATS_META_FIELDS = (
     Field("frames", "int"), Field("fps", "float"), Field("period", "float"),
     Field("latency_ms", "{str: float}", required=False),
     Field("stage_ms", "[[str, float]]", required=False),
-    Field("dropped", "int"), Field("no_person", "int"), Field("rejected", "{str: int}"),
+    Field("dropped", "int"), Field("unreadable", "int"), Field("no_person", "int"),
+    Field("more_people", "int"), Field("rejected", "{str: int}"),
     Field("eos", "bool"),
 )
 

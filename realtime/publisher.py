@@ -24,6 +24,11 @@ from stmocap.realtime.messages import Message, encode
 from stmocap.realtime.protocol_schema import HELLO_PREFIX, POSE_ARRAYS, POSE_META, TOPICS
 from stmocap.realtime.stats import StreamStats
 
+# Running totals carried in frames' meta: the stats have them all; pose messages carry those of
+# the gap rule (docs/protocol.md, "Gaps").
+COUNTERS = ("dropped", "unreadable", "no_person", "more_people")
+POSE_COUNTERS = ("dropped", "unreadable", "no_person")
+
 _END = "end"
 _STOP = "stop"
 _ids = itertools.count()
@@ -60,7 +65,7 @@ class Publisher:
         self.seq = dict.fromkeys(TOPICS, 0)
         self.frame_index = -1
         self.stream = "main"
-        self.counters: dict[str, Any] = {"dropped": 0, "no_person": 0, "rejected": {}}
+        self.counters: dict[str, Any] = {**dict.fromkeys(COUNTERS, 0), "rejected": {}}
         self.clients: set[bytes] = set()
         self._clients_changed = threading.Condition()
         self.summaries: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
@@ -171,11 +176,12 @@ class Publisher:
         self.sock.send_multipart([topic.encode(), *encode(msg)], copy=False)
 
     def _note(self, msg: Message) -> None:
-        """Counters every frame carries (drops, frames without a person, rejected messages)."""
+        """Counters every frame carries (drops, unreadable inputs, frames without a person or with
+        more people than followed, rejected messages): running totals, the largest seen wins."""
         self.frame_index = max(self.frame_index, msg.frame_index)
         self.stream = msg.stream
         meta = msg.meta
-        for key in ("dropped", "no_person"):
+        for key in COUNTERS:
             self.counters[key] = max(self.counters[key], int(meta.get(key, 0)))
         for worker, n in (meta.get("rejected") or {}).items():
             self.counters["rejected"][str(worker)] = max(
@@ -200,7 +206,7 @@ class Publisher:
         now = time.monotonic_ns()
         stamps = {**msg.stamps, "publish": now}
         meta = {k: v for k, v in msg.meta.items() if k in POSE_META}
-        meta.update(dropped=int(msg.meta.get("dropped", 0)), no_person=int(msg.meta.get("no_person", 0)))
+        meta.update({k: int(msg.meta.get(k, 0)) for k in POSE_COUNTERS})
         pose = msg.derive("pose", {k: msg.arrays[k] for k in POSE_ARRAYS}, meta, stamps=stamps)
         self._send("pose", pose)
         self._send("mesh", msg.derive("mesh", {"vertices": msg.arrays["vertices"]}, {},
@@ -214,8 +220,8 @@ class Publisher:
         if "latency_ms" in s:
             out["latency_ms"] = {k: float(v) for k, v in s["latency_ms"].items()}
             out["stage_ms"] = [[k, float(v)] for k, v in s["stage_ms"].items()]
-        out.update(dropped=self.counters["dropped"], no_person=self.counters["no_person"],
-                   rejected=dict(self.counters["rejected"]), eos=final)
+        out.update({k: self.counters[k] for k in COUNTERS})
+        out.update(rejected=dict(self.counters["rejected"]), eos=final)
         return out
 
     def _send_stats(self, final: bool) -> dict[str, Any]:

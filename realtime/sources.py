@@ -19,6 +19,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from stmocap.realtime.messages import Message
 
+from stmocap.validate import POSITIVE, non_empty
+
+MAX_FAILED_READS = 100  # consecutive undecodable video frames taken as the file being cut short
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 
@@ -39,15 +42,18 @@ class Frame(NamedTuple):
 class SourceConfig:
     """Where frames come from and how."""
 
-    source: str = field(default="0", metadata={
+    source: str = field(default="0", metadata={"check": non_empty,
         "help": "webcam index (0), device path (/dev/video0), video file, folder of images, or "
                 "demo (a built-in rendered clip of motion capture; no camera needed)"})
-    width: int = field(default=640, metadata={"help": "webcam width to request"})
-    height: int = field(default=480, metadata={"help": "webcam height to request"})
-    fps: float = field(default=30.0, metadata={"help": "webcam rate to request; image-folder rate"})
+    width: int = field(default=640, metadata={"check": POSITIVE, "help": "webcam width to request"})
+    height: int = field(default=480, metadata={"check": POSITIVE, "help": "webcam height to request"})
+    fps: float = field(default=30.0, metadata={"check": POSITIVE,
+        "help": "webcam rate to request; image-folder rate"})
     realtime: bool = field(default=False, metadata={
         "help": "pace a video file or image folder at its fps and drop frames when behind, like "
                 "a camera (default: lossless, as fast as the pipeline goes)"})
+    strict: bool = field(default=False, metadata={
+        "help": "stop at an unreadable image or video frame (default: skip it and count it)"})
 
 
 def _cv2() -> Any:
@@ -69,6 +75,7 @@ class FrameSource(ABC):
 
     def __init__(self) -> None:
         self.dropped = 0
+        self.unreadable = 0  # images or video frames that could not be decoded, skipped
 
     def _skip_late(self, pacer: _Pacer | None, index: int, last: int) -> int:
         """With a pacer, jump ahead over the frames a camera would have overwritten by now
@@ -116,10 +123,15 @@ class _Pacer:
 
 
 class VideoFileSource(FrameSource):
-    """A video file, every frame in order (lossless) or paced at its fps (``realtime``)."""
+    """A video file, every frame in order (lossless) or paced at its fps (``realtime``).
 
-    def __init__(self, path: Path, realtime: bool = False) -> None:
+    A frame that cannot be decoded is skipped and counted in ``unreadable`` (its index is not
+    reused, so the content's clock stays right); ``strict`` raises :class:`SourceError` instead.
+    A file cut short counts the frames its header promised but that never came."""
+
+    def __init__(self, path: Path, realtime: bool = False, strict: bool = False) -> None:
         super().__init__()
+        self.strict = strict
         cv2 = _cv2()
         path = Path(path)
         if not path.is_file():
@@ -149,11 +161,23 @@ class VideoFileSource(FrameSource):
 
     def read(self) -> Frame | None:
         img = self._next_bgr()
+        failed = 0
+        # A container that promised more frames than it gave: a frame that does not decode (the
+        # next read goes on after it) or a file cut short (every later read fails too).
+        while img is None and self.frame_count > 0 and self._index < self.frame_count - 1:
+            if self.strict:
+                raise SourceError(f"video {self.path.name} is truncated or corrupt: frame "
+                                  f"{self._index} of {self.frame_count} cannot be decoded "
+                                  "(without --strict it is skipped and counted)")
+            self.unreadable += 1
+            self._index += 1
+            failed += 1
+            if failed >= MAX_FAILED_READS:  # cut short: count the rest, end here
+                self.unreadable += max(0, self.frame_count - 1 - self._index)
+                self._index = self.frame_count
+                return None
+            img = self._next_bgr()
         if img is None:
-            # A container that promised more frames than it holds was cut short.
-            if self.frame_count > 0 and self._index < self.frame_count - 1:
-                raise SourceError(f"video {self.path.name} is truncated or corrupt: read "
-                                  f"{self._index} of {self.frame_count} frames")
             return None
         if self._pacer is not None:
             late = self._pacer.wait(self._index)
@@ -171,37 +195,54 @@ class VideoFileSource(FrameSource):
 
 
 class ImageFolderSource(FrameSource):
-    """Images of a folder in name order; ``realtime`` paces them at ``fps``."""
+    """Images of a folder in name order; ``realtime`` paces them at ``fps``.
 
-    def __init__(self, folder: Path, fps: float = 30.0, realtime: bool = False) -> None:
+    An image that cannot be read (corrupt, truncated, not an image, no permission) is skipped and
+    counted in ``unreadable``, like a camera's dropped frame (its index is not reused, so the
+    content's clock stays right); ``strict`` raises :class:`SourceError` instead."""
+
+    def __init__(self, folder: Path, fps: float = 30.0, realtime: bool = False,
+                 strict: bool = False) -> None:
         super().__init__()
         folder = Path(folder)
-        self.files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        try:
+            self.files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        except OSError as exc:
+            raise SourceError(f"cannot list folder {folder} ({exc.strerror or exc})") from exc
         if not self.files:
             raise SourceError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}")
         self.fps = fps
         self.live = realtime
+        self.strict = strict
         self._pacer = _Pacer(fps) if realtime else None
         self._index = 0
-        first = self._load(self.files[0])
+        first = next((img for p in self.files if (img := self._try_load(p)) is not None), None)
+        if first is None:
+            raise SourceError(f"none of the {len(self.files)} images in folder {folder} can be read")
+        if strict and self._try_load(self.files[0]) is None:
+            raise SourceError(f"cannot read image {self.files[0]}")
         self.size = (first.shape[1], first.shape[0])
         self.description = f"{folder} ({len(self.files)} images)"
 
     @staticmethod
-    def _load(path: Path) -> np.ndarray:
+    def _try_load(path: Path) -> np.ndarray | None:
         cv2 = _cv2()
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise SourceError(f"cannot read image {path}")
-        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
     def read(self) -> Frame | None:
-        if self._index >= len(self.files):
-            return None
-        self._index = self._skip_late(self._pacer, self._index, len(self.files) - 1)
-        frame = Frame(self._index, self._load(self.files[self._index]), time.monotonic_ns())
-        self._index += 1
-        return frame
+        while self._index < len(self.files):
+            self._index = self._skip_late(self._pacer, self._index, len(self.files) - 1)
+            path = self.files[self._index]
+            self._index += 1
+            image = self._try_load(path)
+            if image is not None:
+                return Frame(self._index - 1, image, time.monotonic_ns())
+            if self.strict:
+                raise SourceError(f"cannot read image {path} (without --strict it is skipped and "
+                                  "counted)")
+            self.unreadable += 1
+        return None
 
 
 class LatestFrameGrabber:
@@ -323,12 +364,15 @@ def demo_frames(count: int = 300, size: tuple[int, int] = (640, 480)) -> list[np
     return frames
 
 
-def frame_message(frame: Frame, fps: float, dropped: int, media_clock: bool = False) -> Message:
+def frame_message(frame: Frame, fps: float, dropped: int, media_clock: bool = False,
+                  unreadable: int = 0) -> Message:
     """The graph's ``frame`` message for a captured frame, stamped by the ``source`` stage. With
     ``media_clock`` (files, folders) ``meta["t_media"]`` holds the content's time, ``index / fps``
     seconds, which temporal filters use instead of the capture time (see
     :func:`stmocap.realtime.messages.content_time`)."""
     meta: dict[str, float | int] = {"fps": fps, "dropped": dropped}
+    if unreadable:
+        meta["unreadable"] = unreadable  # so far; skipped inputs, not delivered
     if media_clock:
         meta["t_media"] = frame.index / fps
     return Message(kind="frame", seq=frame.index, stream="main", frame_index=frame.index,
@@ -355,7 +399,7 @@ def open_source(cfg: SourceConfig) -> FrameSource:
     folder (images) or a file (video)."""
     text = cfg.source.strip()
     if text == "demo":
-        source = VideoFileSource(prepare_source(cfg), cfg.realtime)
+        source = VideoFileSource(prepare_source(cfg), cfg.realtime, cfg.strict)
         source.description = f"demo (rendered motion capture, {source.description})"
         return source
     if re.fullmatch(r"\d+", text):
@@ -364,8 +408,8 @@ def open_source(cfg: SourceConfig) -> FrameSource:
         return WebcamSource(text, cfg.width, cfg.height, cfg.fps)
     path = Path(text).expanduser()
     if path.is_dir():
-        return ImageFolderSource(path, cfg.fps, cfg.realtime)
+        return ImageFolderSource(path, cfg.fps, cfg.realtime, cfg.strict)
     if not path.exists():
         raise SourceError(f"source not found: {text} (give a camera index, /dev/videoN, a video "
                           "file or a folder of images)")
-    return VideoFileSource(path, cfg.realtime)
+    return VideoFileSource(path, cfg.realtime, cfg.strict)

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from stmocap.validate import AT_LEAST_ONE, NON_NEGATIVE
+
 WeightScheme = Literal["uniform", "centre"]
 
 
@@ -27,11 +29,14 @@ WeightScheme = Literal["uniform", "centre"]
 class WindowPlan:
     """Window size, stride, lookahead and the weights that stitch overlapping windows."""
 
-    window: int = field(default=16, metadata={"help": "frames per window W (the paper uses 16)"})
-    stride: int = field(default=1, metadata={"help": "frames between window starts S (1..W)"})
+    window: int = field(default=16, metadata={"check": AT_LEAST_ONE,
+        "help": "frames per window W (the paper uses 16)"})
+    stride: int = field(default=1, metadata={"check": AT_LEAST_ONE,
+        "help": "frames between window starts S (1..W)"})
     lookahead: int = field(
         default=0,
-        metadata={"help": "frames L a result waits for later frames (0..W-1); costs L/fps latency"},
+        metadata={"check": NON_NEGATIVE,
+            "help": "frames L a result waits for later frames (0..W-1); costs L/fps latency"},
     )
     weights: WeightScheme = field(
         default="centre",

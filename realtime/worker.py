@@ -129,14 +129,15 @@ class _Worker:
             for frame in src:
                 if self.stop.is_set() or self.orphaned():
                     break
-                msg = frame_message(frame, src.fps, src.dropped + dropped_here, src.media_clock)
+                msg = frame_message(frame, src.fps, src.dropped + dropped_here, src.media_clock,
+                                    src.unreadable)
                 last = msg
                 if not self.send(run_chain(self.stages, msg), block=not src.live):
                     dropped_here += 1  # live source and the pipeline is busy: newest frame wins
                 if limit and frame.index + 1 >= limit:
                     break
         eos = Message(kind=EOS, seq=last.seq + 1 if last else 0,
-                      meta={"dropped": (src.dropped + dropped_here)})
+                      meta={"dropped": (src.dropped + dropped_here), "unreadable": src.unreadable})
         self.send(run_chain(self.stages, eos))
 
     def _receive(self) -> list[Message]:

@@ -16,6 +16,7 @@ from stmocap._version import __version__
 from stmocap.config import ConfigError, add_dataclass_options, build_config
 from stmocap.engines.base import EngineError
 from stmocap.optional import MissingDependencyError
+from stmocap.validate import non_negative_int, positive_int
 
 
 class UserError(Exception):
@@ -84,7 +85,7 @@ def _cmd_inspect_body(args: argparse.Namespace) -> int:
     eye = torch.eye(3).expand(args.batch, len(body.parents), 3, 3)
     betas = torch.zeros(args.batch, body.num_betas)
     with torch.inference_mode():
-        stats = time_calls(lambda: body(eye, betas), calls=args.time or 10)
+        stats = time_calls(lambda: body(eye, betas), calls=args.time)
     print(f"forward, batch {args.batch}: {stats.line()}")
     return 0
 
@@ -115,9 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--preset", choices=sorted(PRESETS), default="full", help="size preset (default: full)")
     t.add_argument("--config", type=Path, help="TOML file with a [temporal] table of options")
-    t.add_argument("--time", type=int, default=0, metavar="N", help="time N forward passes (default: 0)")
-    t.add_argument("--batch", type=int, default=1, help="windows per forward pass (default: 1)")
-    t.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    t.add_argument("--time", type=non_negative_int, default=0, metavar="N",
+                   help="time N forward passes (default: 0)")
+    t.add_argument("--batch", type=positive_int, default=1, help="windows per forward pass (default: 1)")
+    t.add_argument("--threads", type=non_negative_int, default=0,
+                   help="torch CPU threads (default: torch's)")
     add_dataclass_options(t, TemporalNetConfig)
     t.set_defaults(func=_cmd_inspect_temporal)
 
@@ -127,8 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the built-in free body (default) or 'synthetic' for the procedural test body")
     b.add_argument("--backend", choices=["lbs", "smplx"], default="lbs",
                    help="lbs: stmocap's own skinning; smplx: the reference package (default: lbs)")
-    b.add_argument("--batch", type=int, default=1, help="bodies per forward pass (default: 1)")
-    b.add_argument("--time", type=int, default=10, metavar="N", help="timed forward passes (default: 10)")
+    b.add_argument("--batch", type=positive_int, default=1, help="bodies per forward pass (default: 1)")
+    b.add_argument("--time", type=positive_int, default=10, metavar="N",
+                   help="timed forward passes (default: 10)")
     b.set_defaults(func=_cmd_inspect_body)
 
     from stmocap.commands import bench, evaluate, export, render, run
@@ -151,14 +155,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
+    import zmq
+
     from stmocap.realtime.graph import GraphError
     from stmocap.realtime.security import SecurityError
     from stmocap.realtime.sources import SourceError
     from stmocap.realtime.stages.base import StageError
 
-    # OSError: files and folders the user named or the cache (missing, unwritable, full disk).
+    # OSError: files and folders the user named or the cache (missing, unwritable, full disk);
+    # ZMQError: an endpoint the system refuses (address in use, unknown interface).
     expected = (UserError, ConfigError, ValueError, EngineError, MissingDependencyError,
-                SourceError, GraphError, SecurityError, TimeoutError, StageError, OSError)
+                SourceError, GraphError, SecurityError, TimeoutError, StageError, OSError,
+                zmq.ZMQError)
     try:
         return int(args.func(args))
     except expected as exc:

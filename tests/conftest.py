@@ -42,3 +42,45 @@ def exported(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
         export_onnx(built, path)
         out[name] = (built, path)
     return out
+
+
+@pytest.fixture()
+def corrupt_jpeg():  # type: ignore[no-untyped-def]
+    """``make(path, size=(64, 48))``: a real JPEG file whose headers are destroyed, so OpenCV
+    cannot decode it."""
+    import cv2
+    import numpy as np
+
+    def make(path, size=(64, 48)):  # type: ignore[no-untyped-def]
+        img = np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), np.uint8)
+        data = bytearray(cv2.imencode(".jpg", img)[1].tobytes())
+        data[2:300] = bytes(298)
+        path.write_bytes(bytes(data))
+        assert cv2.imread(str(path)) is None
+        return path
+
+    return make
+
+
+@pytest.fixture()
+def broken_frame_video():  # type: ignore[no-untyped-def]
+    """``make(path, frames=20, broken=10)``: an MJPG .avi (frame ``i`` grey level ``8·i``) whose
+    frame ``broken`` has its JPEG data zeroed, so that one frame does not decode."""
+    import cv2
+    import numpy as np
+
+    def make(path, frames=20, broken=10):  # type: ignore[no-untyped-def]
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+        for i in range(frames):
+            img = np.full((120, 160, 3), (8 * i) % 256, np.uint8)
+            img[40:60, (4 * i) % 140:(4 * i) % 140 + 20] = (0, 0, 255)
+            writer.write(img)
+        writer.release()
+        data = bytearray(path.read_bytes())
+        starts = [i for i in range(len(data) - 2) if data[i:i + 3] == b"\xff\xd8\xff"]
+        assert len(starts) == frames
+        data[starts[broken]:starts[broken] + 400] = bytes(400)
+        path.write_bytes(bytes(data))
+        return path
+
+    return make

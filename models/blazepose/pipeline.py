@@ -166,6 +166,7 @@ class BlazePose:
         self.smoother = PoseSmoother() if smooth and track else None
         self._roi: Roi | None = None
         self._frames = 0
+        self.seen: int | None = None  # people the detector found in the last call (None: not run)
 
     def reset(self) -> None:
         self._roi = None
@@ -226,8 +227,10 @@ class BlazePose:
         t = self._frames / 30.0 if t is None else t
         self._frames += 1
         roi = self._roi if self.track else None
+        self.seen = None
         if roi is None:
             dets = self.detect(image)
+            self.seen = len(dets)  # the highest-scoring one is followed
             if not dets:
                 return None
             kp = dets[0].keypoints

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from stmocap.validate import AT_LEAST_ONE, POSITIVE, Range
+
 Gamma3Kind = Literal["conv", "pooled_linear", "linear", "mlp"]
 NSSMKind = Literal["cosine", "dot"]
 RegressorStart = Literal["mean", "input"]
@@ -21,17 +23,23 @@ RegressorStart = Literal["mean", "input"]
 class TemporalNetConfig:
     """Layer sizes and choices of the STA + regressor + LSTM network."""
 
-    window: int = field(default=16, metadata={"help": "frames per window W"})
-    joints: int = field(default=24, metadata={"help": "SMPL joints incl. root (pose = joints x 6D)"})
-    betas: int = field(default=10, metadata={"help": "shape coefficients"})
-    feat_channels: int = field(default=16, metadata={
+    window: int = field(default=16, metadata={"check": AT_LEAST_ONE, "help": "frames per window W"})
+    joints: int = field(default=24, metadata={"check": AT_LEAST_ONE,
+        "help": "SMPL joints incl. root (pose = joints x 6D)"})
+    betas: int = field(default=10, metadata={"check": AT_LEAST_ONE,
+        "help": "shape coefficients"})
+    feat_channels: int = field(default=16, metadata={"check": AT_LEAST_ONE,
         "help": "channels of H (CSE embedding size); with gamma3=mlp, the width of the H vector"})
-    feat_size: int = field(default=112, metadata={"help": "height = width of H (unused with gamma3=mlp)"})
-    feat_dim: int = field(default=2048, metadata={"help": "width of the lifted features (Γ3 output)"})
-    pose_lift: int = field(default=512, metadata={"help": "width of Γ1 (pose lift)"})
-    cam_lift: int = field(default=512, metadata={"help": "width of Γ2 (camera lift)"})
-    attn_dim: int = field(default=1024, metadata={"help": "width of Φ3/Φ4/Φ5 (feature attention)"})
-    cam_attn_dim: int = field(default=256, metadata={"help": "width of Φ1/Φ2 (camera attention)"})
+    feat_size: int = field(default=112, metadata={"check": AT_LEAST_ONE,
+        "help": "height = width of H (unused with gamma3=mlp)"})
+    feat_dim: int = field(default=2048, metadata={"check": AT_LEAST_ONE,
+        "help": "width of the lifted features (Γ3 output)"})
+    pose_lift: int = field(default=512, metadata={"check": AT_LEAST_ONE, "help": "width of Γ1 (pose lift)"})
+    cam_lift: int = field(default=512, metadata={"check": AT_LEAST_ONE, "help": "width of Γ2 (camera lift)"})
+    attn_dim: int = field(default=1024, metadata={"check": AT_LEAST_ONE,
+        "help": "width of Φ3/Φ4/Φ5 (feature attention)"})
+    cam_attn_dim: int = field(default=256, metadata={"check": AT_LEAST_ONE,
+        "help": "width of Φ1/Φ2 (camera attention)"})
     gamma3: Gamma3Kind = field(
         default="conv",
         metadata={"help": "Γ3 on H: conv encoder, pooled_linear, linear (paper-literal, 411M), or "
@@ -43,24 +51,29 @@ class TemporalNetConfig:
     )
     gamma3_channels: tuple[int, ...] = field(
         default=(32, 64, 128, 128),
-        metadata={"help": "channels of the stride-2 conv stages of the conv Γ3"},
+        metadata={"check": AT_LEAST_ONE, "help": "channels of the stride-2 conv stages of the conv Γ3"},
     )
-    gamma3_pool: int = field(default=14, metadata={"help": "pooled side for pooled_linear Γ3"})
+    gamma3_pool: int = field(default=14, metadata={"check": AT_LEAST_ONE,
+        "help": "pooled side for pooled_linear Γ3"})
     nssm: NSSMKind = field(
         default="cosine",
         metadata={"help": "NSSM similarity: cosine (L2-normalised) or dot (MPS-Net code)"},
     )
     nssm_temperature: float = field(
-        default=0.1, metadata={"help": "softmax temperature of cosine NSSMs"}
+        default=0.1, metadata={"check": POSITIVE, "help": "softmax temperature of cosine NSSMs"}
     )
-    regressor_hidden: int = field(default=1024, metadata={"help": "width of the regressor g"})
-    regressor_iterations: int = field(default=3, metadata={"help": "IEF iterations of g"})
+    regressor_hidden: int = field(default=1024, metadata={"check": AT_LEAST_ONE,
+        "help": "width of the regressor g"})
+    regressor_iterations: int = field(default=3, metadata={"check": AT_LEAST_ONE,
+        "help": "IEF iterations of g"})
     regressor_start: RegressorStart = field(default="mean", metadata={
         "help": "where g's iterations start: mean parameters (paper, SPIN) or input (the per-frame "
                 "Θ_init pose and ω_init camera, β from the mean)"})
-    dropout: float = field(default=0.5, metadata={"help": "dropout inside the regressor g"})
-    lstm_hidden: int = field(default=2048, metadata={"help": "hidden size of the LSTM ζ"})
-    lstm_layers: int = field(default=3, metadata={"help": "layers of the LSTM ζ"})
+    dropout: float = field(default=0.5, metadata={"check": Range(0, 1),
+        "help": "dropout inside the regressor g"})
+    lstm_hidden: int = field(default=2048, metadata={"check": AT_LEAST_ONE,
+        "help": "hidden size of the LSTM ζ"})
+    lstm_layers: int = field(default=3, metadata={"check": AT_LEAST_ONE, "help": "layers of the LSTM ζ"})
     bidirectional: bool = field(
         default=False, metadata={"help": "run ζ in both directions over the window"}
     )

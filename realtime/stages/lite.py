@@ -17,7 +17,7 @@ from stmocap.models.ik.solver import IKConfig, IKResult, IKSolver, fit_weak_pers
 from stmocap.models.rotations import matrix_to_rotation_6d
 from stmocap.realtime.camera import CameraConfig, IntrinsicsResolver
 from stmocap.realtime.messages import Message, content_time
-from stmocap.realtime.stages.base import Stage
+from stmocap.realtime.stages.base import EOS, Stage
 
 BOX_MARGIN = 1.2
 COLD_ITERATIONS = 30
@@ -55,12 +55,25 @@ class BlazePoseDetect(Stage):
             engine.warmup(calls=1)
         self.pose = BlazePose(detector=engine_network(self.engines[0]),
                               landmarker=engine_network(self.engines[1]), smooth=smooth)
+        self.counts = {"no_person": 0, "more_people": 0}  # frames so far, in every message's meta
+
+    def _count(self, found: bool) -> dict[str, int]:
+        """Frames with nobody found, and frames where the detector saw more people than the one
+        followed (it runs when tracking starts or is lost; a tracked frame has no count)."""
+        self.counts["no_person"] += not found
+        self.counts["more_people"] += (self.pose.seen or 0) > 1
+        return dict(self.counts)
+
+    def handle(self, msg: Message) -> list[Message]:
+        if msg.kind == EOS:  # the totals travel on the end of stream too (nobody may be found)
+            msg.meta.update(self.counts)
+        return super().handle(msg)
 
     def process(self, msg: Message) -> list[Message]:
         image = msg.arrays["image"]
         h, w = image.shape[:2]
         result = self.pose(image, content_time(msg))
-        meta = {**msg.meta, "image_size": [w, h]}
+        meta = {**msg.meta, "image_size": [w, h], **self._count(result is not None)}
         if result is None:
             arrays = {"track_ids": np.zeros(0, np.int64), "boxes": np.zeros((0, 4), np.float32),
                       "landmarks": np.zeros((0, 33, 5), np.float32),

@@ -14,22 +14,24 @@ from typing import Any
 
 import zmq
 from stmocap.realtime.messages import Message
-from stmocap.realtime.publisher import Publisher, drain
-from stmocap.realtime.stages.base import Stage
+from stmocap.realtime.publisher import COUNTERS, Publisher, drain
+from stmocap.realtime.stages.base import EOS, Stage
 from stmocap.realtime.stats import StreamStats
+
+from stmocap.validate import AT_LEAST_ONE, POSITIVE, bind_endpoint
 
 
 @dataclass(frozen=True)
 class PublishConfig:
     """Where and how the stream is published."""
 
-    endpoint: str = field(default="tcp://127.0.0.1:5556", metadata={
+    endpoint: str = field(default="tcp://127.0.0.1:5556", metadata={"check": bind_endpoint,
         "help": "ZeroMQ endpoint to publish on (loopback by default; tcp://0.0.0.0:5556 for all)"})
     keys: Path | None = field(default=None, metadata={
         "help": "folder made by `stmocap keys`: encrypt with CURVE and accept only its clients"})
-    stats_period: float = field(default=1.0, metadata={
+    stats_period: float = field(default=1.0, metadata={"check": POSITIVE,
         "help": "seconds between stats messages (a heartbeat: sent whether or not frames flow)"})
-    queue: int = field(default=64, metadata={
+    queue: int = field(default=64, metadata={"check": AT_LEAST_ONE,
         "help": "messages queued per subscriber before a slow one loses messages"})
 
 
@@ -61,6 +63,13 @@ class PublishStage(Stage):
         self.publisher.put(msg)
         drain(self.publisher.summaries, self.report)
         return []
+
+    def handle(self, msg: Message) -> list[Message]:
+        if msg.kind == EOS:  # the end of stream carries the final totals (e.g. frames unreadable)
+            totals = {k: msg.meta[k] for k in COUNTERS if k in msg.meta}
+            if totals:
+                self.publisher.put(Message(kind="progress", stream=msg.stream, meta=totals))
+        return super().handle(msg)
 
     def finish(self) -> list[Message]:
         final = self.publisher.end()

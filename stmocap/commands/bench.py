@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from stmocap.evaluation.timing import TimingStats, time_calls
+from stmocap.validate import non_negative_int, positive_int
 
 
 @dataclass(frozen=True)
@@ -163,10 +164,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e = p.add_argument_group("engine benchmark (--engines)")
     e.add_argument("--engines", help="comma list of torch, onnxruntime, tensorrt, tensorrt-rtx")
     e.add_argument("--model", default="all", help="catalogue name or all (default: all)")
-    e.add_argument("--batch", type=int, default=1, help="batch (tracks) per call (default: 1)")
-    e.add_argument("--calls", type=int, default=50, help="timed calls (default: 50)")
-    e.add_argument("--warmup", type=int, default=5, help="untimed calls first (default: 5)")
+    e.add_argument("--batch", type=positive_int, default=1, help="batch (tracks) per call (default: 1)")
+    e.add_argument("--calls", type=positive_int, default=50, help="timed calls (default: 50)")
+    e.add_argument("--warmup", type=non_negative_int, default=5,
+                   help="untimed calls first (default: 5)")
     e.add_argument("--fp16", action="store_true", help="half precision (fp16 ONNX / engines)")
     e.add_argument("--cuda-graphs", action="store_true", help="torch backend: replay CUDA graphs")
-    e.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    e.add_argument("--threads", type=non_negative_int, default=0,
+                   help="torch CPU threads (default: torch's)")
     p.set_defaults(func=lambda args: cmd_bench(args) if args.engines else cmd_bench_graph(args))

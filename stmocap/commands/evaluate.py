@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from stmocap.config import add_dataclass_options, build_config
+from stmocap.validate import non_negative_int
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -36,7 +37,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from stmocap.groundtruth.motions import load_motions
     from stmocap.groundtruth.scene import SceneConfig
 
-    cfg = pipeline_config(args)
+    cfg = pipeline_config(args, extra={"closed_loop": ClosedLoopConfig})
     if cfg.temporal.temporal == "net" and cfg.perframe.profile == "lite":
         raise ValueError("--temporal net needs per-frame image features, which the lite profile does "
                          "not produce; evaluate it with --temporal none")
@@ -113,7 +114,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--closed-loop", action="store_true", help="evaluate on rendered ground truth")
     add_pipeline_options(p)
     add_dataclass_options(p, ClosedLoopConfig)
-    p.add_argument("--occluders", type=int, default=0, help="moving rectangles over each clip (default: 0)")
+    p.add_argument("--occluders", type=non_negative_int, default=0,
+                   help="moving rectangles over each clip (default: 0)")
     p.add_argument("--background", choices=["plain", "noise"], default="noise",
                    help="background behind the rendered person (default: noise)")
     p.add_argument("--out", type=Path, default=Path("eval-out"),

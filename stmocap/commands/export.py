@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stmocap.engines.artifact import Precision
+from stmocap.validate import Range, arg_type, positive_int
 
 TARGETS = ("onnx", "tensorrt", "tensorrt-rtx")
 
@@ -87,6 +88,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from stmocap.export.catalog import CATALOG
 
     targets = parse_targets(args.to)
+    if not args.min_batch <= args.opt_batch <= args.max_batch:
+        raise ValueError(f"engine batch sizes must satisfy --min-batch <= --opt-batch <= --max-batch "
+                         f"(got {args.min_batch}, {args.opt_batch}, {args.max_batch})")
     names = sorted(CATALOG) if args.model == "all" else [args.model]
     if args.model != "all" and args.model not in CATALOG:
         raise ValueError(f"unknown model {args.model!r}; choose from {sorted(CATALOG)} or all")
@@ -149,10 +153,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", type=Path, help="weights: temporal checkpoint or SMPL file")
     p.add_argument("--out", type=Path, default=Path("artifacts"), help="ONNX folder (default: artifacts)")
     p.add_argument("--cache", type=Path, help="engine cache (default: ~/.cache/stmocap/engines)")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset 17-20 (default: 18)")
-    p.add_argument("--min-batch", type=int, default=1, help="engine profile minimum (default: 1)")
-    p.add_argument("--opt-batch", type=int, default=4, help="engine profile optimum (default: 4)")
-    p.add_argument("--max-batch", type=int, default=16, help="engine profile maximum (default: 16)")
+    p.add_argument("--opset", type=arg_type(int, Range(17, 20)), default=18,
+                   help="ONNX opset 17-20 (default: 18)")
+    p.add_argument("--min-batch", type=positive_int, default=1, help="engine profile minimum (default: 1)")
+    p.add_argument("--opt-batch", type=positive_int, default=4, help="engine profile optimum (default: 4)")
+    p.add_argument("--max-batch", type=positive_int, default=16,
+                   help="engine profile maximum (default: 16)")
     p.add_argument("--no-parity", action="store_true", help="skip the ONNX Runtime vs PyTorch check")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_export)

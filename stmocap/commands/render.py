@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from stmocap.config import add_dataclass_options, build_config
+from stmocap.validate import non_negative_int
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -37,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "camera pose, 3D joints in the camera frame, 2D joints and boxes.")
     p.add_argument("clip", help="walk, run, jump, kick, punch, dance_a, … (an unknown name lists them)")
     p.add_argument("out", type=Path, help="the video to write (.avi)")
-    p.add_argument("--min-frames", type=int, default=0,
+    p.add_argument("--min-frames", type=non_negative_int, default=0,
                    help="repeat a cyclic clip to at least this many frames (default: 0, once)")
     p.add_argument("--smpl", type=Path, default=None,
                    help="render on this SMPL-format body instead of the free body")

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from stmocap.config import add_dataclass_options, build_config
+from stmocap.config import add_dataclass_options, build_config, check_document
+from stmocap.validate import arg_type, connect_endpoint, non_negative_float, non_negative_int
 
 
 def _section_classes() -> dict[str, type]:
@@ -30,12 +31,57 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         add_dataclass_options(p, cls)
 
 
-def pipeline_config(args: argparse.Namespace) -> Any:
+def pipeline_config(args: argparse.Namespace, extra: dict[str, type] | None = None) -> Any:
+    """The run's config from --config and options. The file is checked whole first: its tables
+    are the pipeline's (and ``extra``'s, e.g. eval's [closed_loop])."""
     from stmocap.realtime.pipeline import PipelineConfig
 
-    parts = {name: build_config(cls, args, args.config, name)
-             for name, cls in _section_classes().items()}
-    return PipelineConfig(**parts)
+    sections = _section_classes()
+    if args.config is not None:
+        check_document(args.config, {**sections, **(extra or {})})
+    parts = {name: build_config(cls, args, args.config, name) for name, cls in sections.items()}
+    cfg = PipelineConfig(**parts)
+    check_combinations(cfg)
+    return cfg
+
+
+def check_combinations(cfg: Any) -> None:
+    """Options that are valid alone but not together; one line naming them."""
+    from stmocap.cli import UserError
+
+    t = cfg.temporal
+    if t.precision == "fp16" and not t.device.startswith("cuda"):
+        raise UserError(f"--precision fp16 needs --device cuda (engines on {t.device} run fp32)")
+    if cfg.perframe.profile == "replay" and cfg.perframe.estimates is None:
+        raise UserError("--profile replay needs --estimates FILE.npz (per-frame pose_6d, betas, cam)")
+    for name in ("estimates",):
+        path = getattr(cfg.perframe, name)
+        if path is not None and not path.is_file():
+            raise UserError(f"--{name} {path}: file not found")
+    if cfg.body.smpl is not None and not cfg.body.smpl.exists():
+        raise UserError(f"--smpl {cfg.body.smpl}: file or folder not found")
+    keys = cfg.publish.keys
+    if keys is not None and not keys.is_dir():
+        raise UserError(f"--keys {keys}: folder not found (make one with `stmocap keys {keys}`)")
+
+
+def probe_endpoint(endpoint: str) -> None:
+    """Bind ``endpoint`` once and release it, so a port in use or a bad interface fails here, in
+    one line, before anything starts."""
+    import zmq
+
+    from stmocap.cli import UserError
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PUB)
+    try:
+        sock.bind(endpoint)
+        sock.unbind(endpoint)
+    except zmq.ZMQError as exc:
+        raise UserError(f"cannot publish on {endpoint}: {exc}") from exc
+    finally:
+        sock.close(0)
+        ctx.term()
 
 
 class StatusLine:
@@ -49,13 +95,22 @@ class StatusLine:
         rejected = sum((s.get("rejected") or {}).values())
         text = (f"{s.get('fps', 0):6.1f} fps | latency p50 {lat.get('p50', 0):6.1f} ms "
                 f"p95 {lat.get('p95', 0):6.1f} ms | frames {s.get('frames', 0)} | dropped "
-                f"{s.get('dropped', 0)} | no person {s.get('no_person', 0)} | rejected {rejected}")
+                f"{s.get('dropped', 0)} | rejected {rejected}{_count_text(s, ' | ')}")
         print(("\r" + text) if self.tty else text, end="" if self.tty else "\n", file=sys.stderr,
               flush=True)
 
     def end(self) -> None:
         if self.tty:
             print(file=sys.stderr)
+
+
+# Counters the stream's stats carry besides frames/dropped/rejected (see docs/reliability.md).
+COUNTS = (("unreadable", "unreadable"), ("no_person", "no person"),
+          ("more_people", "more people than followed"))
+
+
+def _count_text(s: dict[str, Any], sep: str) -> str:
+    return "".join(f"{sep}{label} {s[key]}" for key, label in COUNTS if s.get(key))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -67,17 +122,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     from stmocap.realtime.camera import check_camera
 
     check_camera(cfg.camera)  # … and on bad --intrinsics/--fov/--camera-height/--camera-pitch
+    probe_endpoint(cfg.publish.endpoint)
     status = StatusLine()
-    print(f"publishing on {cfg.publish.endpoint} (topics pose, mesh, stats); Ctrl-C stops",
-          file=sys.stderr)
-    result = run_graph(cfg, on_stats=status)
+
+    def started(_: Any) -> None:  # every process is set up: the publisher is bound
+        print(f"publishing on {cfg.publish.endpoint} (topics pose, mesh, stats); Ctrl-C stops",
+              file=sys.stderr)
+
+    result = run_graph(cfg, on_stats=status, on_started=started)
     status.end()
     s = result.stats
     print(f"{'stopped' if result.interrupted else 'done'}: {s.get('frames', 0)} frames in "
           f"{result.wall_s:.1f} s from {result.source.get('description', cfg.source.source)}; "
-          f"dropped {s.get('dropped', 0)}, no person {s.get('no_person', 0)}, rejected "
-          f"{sum((s.get('rejected') or {}).values())}",
-          file=sys.stderr)
+          f"dropped {s.get('dropped', 0)}, rejected {sum((s.get('rejected') or {}).values())}"
+          f"{_count_text(s, ', ')}", file=sys.stderr)
+    if not s.get("frames") and s.get("no_person"):
+        print(f"no person was found in any of the {s['no_person']} frames: nothing was published "
+              "(is the person small, cut off or in the dark?)", file=sys.stderr)
+    if s.get("more_people"):
+        print(f"more than one person was seen in {s['more_people']} frame(s); the lite profile "
+              "follows one: the detector's highest-scoring person when tracking starts or "
+              "restarts", file=sys.stderr)
     return 130 if result.interrupted else 0
 
 
@@ -92,28 +157,64 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+TOPICS = ("pose", "mesh", "stats")
+
+
+def key_name(text: str) -> None:
+    """A key name becomes a file name: letters, digits, ``-``, ``_``, ``.`` (not leading)."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", text):
+        raise ValueError(f"must be letters, digits, '-', '_' or '.' (got {text!r})")
+
+
+def parse_topics(text: str) -> list[str]:
+    """``--topics``: a comma list of pose, mesh, stats."""
+    topics = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in topics if t not in TOPICS]
+    if bad or not topics:
+        raise ValueError(f"must be a comma list of {', '.join(TOPICS)} (got {text!r})")
+    return topics
+
+
+def check_topics(text: str) -> None:
+    parse_topics(text)
+
+
 def cmd_listen(args: argparse.Namespace) -> int:
     import uuid
 
     import zmq
 
     from stmocap.realtime.messages import MessageError, decode
-    from stmocap.realtime.protocol_schema import HELLO_PREFIX, TOPICS
+    from stmocap.realtime.protocol_schema import HELLO_PREFIX
+    from stmocap.realtime.protocol_schema import TOPICS as WIRE_TOPICS
     from stmocap.realtime.security import secure_client
+    from stmocap.recording import Recorder, RecordError, header_fields
 
-    topics = [t.strip() for t in args.topics.split(",") if t.strip()]
+    topics = parse_topics(args.topics)
+    if args.keys is not None and not args.keys.is_dir():
+        raise ValueError(f"--keys {args.keys}: folder not found")
+    recorder = Recorder(args.record) if args.record else None  # checks the destination first
     ctx = zmq.Context.instance()
     sock = ctx.socket(zmq.SUB)
-    if args.keys:
-        secure_client(sock, args.keys, args.client)
-    sock.connect(args.endpoint)
+    try:
+        if args.keys:
+            secure_client(sock, args.keys, args.client)
+        sock.connect(args.endpoint)
+    except (zmq.ZMQError, OSError, ValueError):
+        sock.close(0)
+        if recorder is not None:
+            recorder.close()
+            recorder.partial.unlink(missing_ok=True)
+        raise
     for t in topics:
         sock.subscribe(t.encode())
+    if recorder is not None and "mesh" in topics:
+        sock.subscribe(b"mesh.faces")
     sock.subscribe(HELLO_PREFIX + uuid.uuid4().hex.encode())  # after the topics (docs/protocol.md)
-    expect_eos = {t for t in TOPICS if any(t.startswith(p) for p in topics)}
+    expect_eos = {t for t in WIRE_TOPICS if any(t.startswith(p) for p in topics)}
     counts: dict[str, int] = defaultdict(int)
-    recorded: dict[str, list[Any]] = defaultdict(list)
-    faces: np.ndarray | None = None
     gaps = GapCounter()
     bad = 0
     latency: list[float] = []
@@ -123,6 +224,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     last_stats: float | None = None  # when the last heartbeat came, and its period
     period = 0.0
     gone = False
+    failure: RecordError | None = None
     try:
         while ended != expect_eos:
             if args.count and counts["pose"] >= args.count:
@@ -145,19 +247,16 @@ def cmd_listen(args: argparse.Namespace) -> int:
                 counts[topic] += 1
                 if topic == "pose":
                     latency.append((time.monotonic_ns() - msg.t_capture_ns) / 1e6)
-                    if args.record:
-                        row = {k: np.array(v) for k, v in msg.arrays.items()}
-                        # "seq" in the recording stays the frame number (v2's frame_index).
-                        row.update(seq=np.int64(msg.frame_index), track=np.int64(msg.track),
-                                   t_capture_ns=np.int64(msg.t_capture_ns))
+                    if recorder is not None:
+                        row = {**header_fields(msg), **msg.arrays}
                         k = msg.meta.get("intrinsics")
                         if k:  # the pinhole each pose was placed with (docs/protocol.md)
                             row["intrinsics"] = np.array([k["fx"], k["fy"], k["cx"], k["cy"]])
-                        recorded["pose"].append(row)
-                elif topic == "mesh" and args.record:
-                    recorded["mesh"].append(np.array(msg.arrays["vertices"]))
-                elif topic == "mesh.faces":
-                    faces = np.array(msg.arrays["faces"])
+                        recorder.add("pose", row)
+                elif topic == "mesh" and recorder is not None:
+                    recorder.add("mesh", {"vertices": msg.arrays["vertices"]})
+                elif topic == "mesh.faces" and recorder is not None:
+                    recorder.add("faces", {"faces": msg.arrays["faces"]})
                 elif topic == "stats":
                     last_stats, period = time.monotonic(), float(msg.meta.get("period", 1.0))
             if last_stats is not None and time.monotonic() - last_stats > 3 * period:
@@ -170,13 +269,21 @@ def cmd_listen(args: argparse.Namespace) -> int:
                       f"capture→here {lat} (same host only)", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         pass
+    except RecordError as exc:
+        failure = exc
     finally:
         sock.close(0)
     end = ("; stream ended" if ended == expect_eos else
            "; publisher gone (no stats heartbeat)" if gone else "")
     print(f"received {dict(counts)}; {gaps.line()}; malformed {bad}{end}", file=sys.stderr)
-    if args.record:
-        _save_record(args.record, recorded, faces)
+    if recorder is not None:
+        if failure is not None:
+            recorder.close()
+            raise failure
+        poses, left_out = recorder.finish()
+        note = f" (not saved, not in every pose or varying shape: {', '.join(left_out)})" \
+            if left_out else ""
+        print(f"recorded {poses} poses to {args.record}{note}", file=sys.stderr)
     return 0
 
 
@@ -188,6 +295,7 @@ class GapCounter:
         self.last_seq: dict[str, int] = {}
         self.lost = 0
         self.dropped = 0
+        self.unreadable = 0
         self.no_person = 0
 
     def add(self, topic: str, msg: Any) -> None:
@@ -197,25 +305,12 @@ class GapCounter:
         self.last_seq[topic] = msg.seq
         if msg.kind in ("pose", "stats", "eos"):
             self.dropped = max(self.dropped, int(msg.meta.get("dropped", 0)))
+            self.unreadable = max(self.unreadable, int(msg.meta.get("unreadable", 0)))
             self.no_person = max(self.no_person, int(msg.meta.get("no_person", 0)))
 
     def line(self) -> str:
         return (f"lost here {self.lost} | dropped upstream {self.dropped} | "
-                f"frames without a person {self.no_person}")
-
-
-def _save_record(path: Path, recorded: dict[str, list[Any]], faces: np.ndarray | None) -> None:
-    out: dict[str, np.ndarray] = {}
-    rows = recorded.get("pose", [])
-    if rows:
-        for key in rows[0]:
-            out[key] = np.stack([r[key] for r in rows])
-    if recorded.get("mesh"):
-        out["vertices"] = np.stack(recorded["mesh"])
-    if faces is not None:
-        out["faces"] = faces
-    np.savez(path, **out)
-    print(f"recorded {len(rows)} poses to {path}", file=sys.stderr)
+                f"unreadable {self.unreadable} | frames without a person {self.no_person}")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -229,18 +324,24 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     k = sub.add_parser("keys", help="create CURVE keys to encrypt and authenticate the stream")
     k.add_argument("folder", type=Path, help="folder to write server and client keys into")
-    k.add_argument("--client", default="client", help="client key name (default: client)")
+    k.add_argument("--client", type=arg_type(str, key_name), default="client",
+                   help="client key name (default: client)")
     k.set_defaults(func=cmd_keys)
 
     ls = sub.add_parser("listen", help="reference client: print a live summary, optionally record",
                         description="Subscribe to a stmocap stream and summarise what arrives; "
                                     "--record saves poses (and meshes) to .npz.")
-    ls.add_argument("endpoint", help="e.g. tcp://127.0.0.1:5556")
-    ls.add_argument("--topics", default="pose,stats", help="comma list of pose, mesh, stats "
-                    "(default: pose,stats)")
-    ls.add_argument("--record", type=Path, help="save what arrives to this .npz on exit")
-    ls.add_argument("--count", type=int, default=0, help="stop after N poses (default: no limit)")
-    ls.add_argument("--timeout", type=float, default=0.0, help="stop after S seconds (default: none)")
+    ls.add_argument("endpoint", type=arg_type(str, connect_endpoint),
+                    help="e.g. tcp://127.0.0.1:5556 or ipc:///tmp/stmocap.sock")
+    ls.add_argument("--topics", type=arg_type(str, check_topics), default="pose,stats",
+                    help="comma list of pose, mesh, stats (default: pose,stats)")
+    ls.add_argument("--record", type=Path, help="save what arrives to this .npz (written as it "
+                    "arrives to OUT.npz.partial, finalised at the end; docs/reliability.md)")
+    ls.add_argument("--count", type=non_negative_int, default=0,
+                    help="stop after N poses (default: 0, no limit)")
+    ls.add_argument("--timeout", type=non_negative_float, default=0.0,
+                    help="stop after S seconds (default: 0, none)")
     ls.add_argument("--keys", type=Path, help="folder from `stmocap keys` for an encrypted stream")
-    ls.add_argument("--client", default="client", help="client key name (default: client)")
+    ls.add_argument("--client", type=arg_type(str, key_name), default="client",
+                    help="client key name (default: client)")
     ls.set_defaults(func=cmd_listen)

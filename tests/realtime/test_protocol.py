@@ -176,11 +176,11 @@ def test_live_run_matches_the_documented_schema(tmp_path: Path) -> None:
     published = [h["frame_index"] for h in poses]
     assert published == sorted(set(published)) and not set(published) & set(gap)
     assert [h["frame_index"] for h in mesh_only.headers("mesh") if h["kind"] == "mesh"] == published
-    # The gap rule of the document: frame gaps = seq gaps + drops + frames without a person.
+    # The gap rule of the document: frame gaps = seq gaps + drops + unreadable frames + frames
+    # without a person.
     for a, b in pairwise(poses):
-        assert b["frame_index"] - a["frame_index"] - 1 == (b["seq"] - a["seq"] - 1) + (
-            b["meta"]["dropped"] - a["meta"]["dropped"]) + (
-            b["meta"]["no_person"] - a["meta"]["no_person"])
+        assert b["frame_index"] - a["frame_index"] - 1 == (b["seq"] - a["seq"] - 1) + sum(
+            b["meta"][k] - a["meta"][k] for k in ("dropped", "unreadable", "no_person"))
     final = everything.headers("stats")[-1]["meta"]  # the eos marker carries the final stats
     # Each source frame was published, dropped upstream (the paced source may skip some at the
     # start) or had nobody in it.

@@ -78,18 +78,54 @@ def test_truncated_video(tmp_path: Path) -> None:
     data = full.read_bytes()
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(SourceError, match=r"truncated|cannot read"), VideoFileSource(cut) as src:
+    with pytest.raises(SourceError, match=r"truncated|cannot read"), VideoFileSource(cut, strict=True) as src:
         for _ in src:
             pass
+    with VideoFileSource(cut) as src:  # default: what is there, the rest counted
+        got = len(list(src))
+    assert 0 < got < 60 and got + src.unreadable == 59  # the header's count, less the one tolerated
 
 
-def test_bad_image_in_folder(tmp_path: Path) -> None:
+def test_bad_image_in_folder_is_skipped_and_counted(tmp_path: Path, corrupt_jpeg) -> None:  # type: ignore[no-untyped-def]
+    for i in range(5):
+        cv2.imwrite(str(tmp_path / f"{i}.jpg"), np.full((48, 64, 3), 40 * i, np.uint8))
+    corrupt_jpeg(tmp_path / "2.jpg")
+    (tmp_path / "4.jpg").write_bytes(b"not a jpeg")
+    with ImageFolderSource(tmp_path) as src:
+        frames = list(src)
+    assert [f.index for f in frames] == [0, 1, 3]  # indices keep the content's clock
+    assert src.unreadable == 2 and src.size == (64, 48)
+    # the first image unreadable: the size comes from the first readable one
+    corrupt_jpeg(tmp_path / "0.jpg")
+    with ImageFolderSource(tmp_path) as src:
+        assert [f.index for f in src] == [1, 3] and src.unreadable == 3
+
+
+def test_bad_image_in_folder_with_strict_fails(tmp_path: Path) -> None:
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((4, 4, 3), np.uint8))
     (tmp_path / "b.png").write_bytes(b"not a png")
-    with ImageFolderSource(tmp_path) as src:
+    with ImageFolderSource(tmp_path, strict=True) as src:
         src.read()
         with pytest.raises(SourceError, match=r"cannot read image .*b\.png"):
             src.read()
+
+
+def test_folder_of_only_unreadable_images(tmp_path: Path, corrupt_jpeg) -> None:  # type: ignore[no-untyped-def]
+    corrupt_jpeg(tmp_path / "a.jpg")
+    with pytest.raises(SourceError, match="none of the 1 images"):
+        ImageFolderSource(tmp_path)
+
+
+def test_undecodable_video_frame_is_skipped_and_counted(tmp_path: Path, broken_frame_video) -> None:  # type: ignore[no-untyped-def]
+    path = broken_frame_video(tmp_path / "broken.avi")
+    with VideoFileSource(path) as src:
+        frames = list(src)
+    assert src.unreadable == 1
+    assert [f.index for f in frames] == [i for i in range(20) if i != 10]
+    # frame 11 is frame 11 (grey level 8·11), not frame 10's successor shifted
+    assert abs(int(frames[10].image[0, 0, 0]) - 88) < 6
+    with pytest.raises(SourceError, match="frame 10 of 20"), VideoFileSource(path, strict=True) as src:
+        list(src)
 
 
 def test_latest_frame_grabber_keeps_newest_and_counts_drops(tmp_path: Path) -> None:

@@ -40,7 +40,8 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
     bad.write_text("[temporal]\nlstm_hiden = 3\n")
     out = _run("inspect", "temporal", "--preset", "tiny", "--config", str(bad))
     assert out.returncode == 2
-    assert out.stderr.count("\n") == 1 and "unknown TemporalNetConfig option" in out.stderr
+    assert out.stderr.count("\n") == 1
+    assert "unknown key 'lstm_hiden'; did you mean 'lstm_hidden'" in out.stderr
     out = _run("inspect", "temporal", "--config", str(tmp_path / "missing.toml"))
     assert out.returncode == 2 and "config file not found" in out.stderr
 
