@@ -81,6 +81,12 @@ class GraphConfig:
     frames: int = field(default=0, metadata={"help": "stop after this many frames (0: all)"})
     wait_subscribers: int = field(default=0, metadata={
         "help": "hold the stream until this many clients have subscribed to the pose topic"})
+    stall_timeout: float = field(default=20.0, metadata={
+        "help": "seconds a stage process may make no progress while input waits for it (or send "
+                "no heartbeat) before the run ends naming it (0: never)"})
+    nonfinite_limit: int = field(default=5, metadata={
+        "help": "a stage whose outputs had NaN/Inf this many times in a row ends the run (each "
+                "such output is dropped; 0: only drop)"})
 
 
 @dataclass(frozen=True)

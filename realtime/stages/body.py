@@ -16,6 +16,7 @@ from stmocap.engines.base import Engine
 from stmocap.models.camera import crop_cam_to_translation, default_focal, focal_from_fov, project
 from stmocap.models.rotations import matrix_to_axis_angle
 from stmocap.realtime.messages import Message
+from stmocap.realtime.schema import F32, ArrayRule, KindSchema, image_size, schemas
 from stmocap.realtime.stages.base import Stage
 
 
@@ -31,6 +32,10 @@ class BodyStage(Stage):
     name = "body"
     consumes = ("params",)
     produces = ("faces", "body")
+    inputs = schemas({"params": KindSchema(
+        {"rotmats": ArrayRule(F32, (24, 3, 3)), "betas": ArrayRule(F32, (None,)),
+         "cam": ArrayRule(F32, (3,)), "box": ArrayRule(F32, (4,))},
+        {"image_size": image_size})})
 
     def __init__(self, engine: Engine, faces: np.ndarray, camera: CameraConfig | None = None) -> None:
         self.engine = engine

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import zmq
 from stmocap.realtime.messages import Message, encode
+from stmocap.realtime.schema import ArrayRule, KindSchema, schemas
 from stmocap.realtime.security import secure_server, warn_if_open
 from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.stats import StreamStats
@@ -42,6 +43,8 @@ class PublishStage(Stage):
     name = "publish"
     consumes = ("faces", "body")
     produces = ()
+    inputs = schemas({"faces": KindSchema({"faces": ArrayRule(("int32", "int64"), (None, 3))}),
+              "body": KindSchema({"vertices": ArrayRule(("float32",), (None, 3))})})
 
     def __init__(self, config: PublishConfig, report: Callable[[dict[str, Any]], None] | None = None,
                  keep_records: bool = False, wait_subscribers: int = 0,
