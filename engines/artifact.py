@@ -54,7 +54,7 @@ def artifact_files(artifact: Path) -> list[Path]:
             for tensor in model.graph.initializer:
                 if tensor.data_location == onnx.TensorProto.EXTERNAL:
                     locations |= {e.value for e in tensor.external_data if e.key == "location"}
-        except ImportError:
+        except Exception:  # onnx missing, or a file it cannot parse: the usual name, if present
             if Path(str(artifact) + ".data").exists():
                 locations.add(artifact.name + ".data")
         files += [artifact.parent / loc for loc in sorted(locations)]
@@ -158,16 +158,17 @@ def verify_files(artifact: Path, meta: ArtifactMeta) -> None:
     sidecar = sidecar_path(artifact).name
     if not meta.files:
         raise ArtifactMismatchError(f"{sidecar} records no file hashes: {hint}")
-    needed = {str(f.relative_to(artifact.parent)) for f in artifact_files(artifact)}
-    for name in sorted(needed - set(meta.files)):
-        raise ArtifactMismatchError(f"{artifact.parent / name} is not recorded in {sidecar}: {hint}")
-    for name, digest in sorted(meta.files.items()):
+    # The artifact itself first: the list of the other files comes from it.
+    for name in sorted(meta.files, key=lambda n: (n != artifact.name, n)):
         path = artifact.parent / name
         if not path.is_file():
             raise ArtifactMismatchError(f"{path} is missing (the artifact needs it): {hint}")
-        if sha256_file(path) != digest:
-            raise ArtifactMismatchError(f"{path} does not match the SHA-256 in {sidecar} (changed "
-                                        f"or corrupted after export): {hint}")
+        if sha256_file(path) != meta.files[name]:
+            raise ArtifactMismatchError(f"{path} does not match the SHA-256 in {sidecar} (file "
+                                        f"changed after export, or corrupted): {hint}")
+    needed = {str(f.relative_to(artifact.parent)) for f in artifact_files(artifact)}
+    for name in sorted(needed - set(meta.files)):
+        raise ArtifactMismatchError(f"{artifact.parent / name} is not recorded in {sidecar}: {hint}")
 
 
 def verify(artifact: Path, meta: ArtifactMeta, expect: Mapping[str, Any] | None = None,
