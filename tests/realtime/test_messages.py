@@ -75,3 +75,25 @@ def test_malformed_messages_are_rejected(frames: list, match: str) -> None:
 def test_unsupported_dtype_is_refused_on_send() -> None:
     with pytest.raises(MessageError, match="unsupported dtype"):
         encode(Message(kind="x", arrays={"o": np.array([object()])}))
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [([2 ** 32, 2 ** 32], "uint8"),  # 2**64: wraps to 0 in int64, and an empty buffer matched
+     ([2 ** 31, 2 ** 31, 4], "float32"),
+     ([2 ** 20, 2 ** 20], "uint8")],  # no overflow, just over the cap
+)
+def test_shapes_are_sized_in_python_integers_and_capped(shape: list, dtype: str) -> None:
+    with pytest.raises(MessageError, match="over the"):
+        decode([_header(arrays=[["a", dtype, shape]]), b""])
+
+
+def test_stamps_must_be_integer_times() -> None:
+    with pytest.raises(MessageError, match="stamps"):
+        decode([_header(stamps={"source": "soon"}), b"\0" * 8])
+
+
+def test_an_array_listed_twice_is_rejected() -> None:
+    with pytest.raises(MessageError, match="listed twice"):
+        decode([_header(arrays=[["a", "float32", [2]], ["a", "float32", [2]]]), b"\0" * 8,
+                b"\0" * 8])
