@@ -231,6 +231,7 @@ def _handle(ev: dict[str, Any], result: GraphResult, watch: StallWatch, started:
         if len(started) == len(procs):
             if on_started is not None:
                 on_started(RunningGraph(specs, procs))
+            watch.flowing(time.monotonic())
             go.set()
     elif kind == "source":
         result.source = ev

@@ -12,7 +12,7 @@ turns those reports into one decision: a worker is *stalled* when
   changed for the stall timeout (stuck in a stage, or blocked sending to a stalled downstream).
 
 A live camera without frames, or a stage idle because upstream is idle, has no input waiting and
-never counts as stalled.
+never counts as stalled. Nothing counts before frames flow (every process set up).
 
 :class:`Flag` replaces ``multiprocessing.Event`` for stop/go/finished: an Event takes a lock shared
 by every process, and a worker suspended while holding it would freeze the supervisor's
@@ -128,6 +128,13 @@ class StallWatch:
         self.first_stages = first_stages
         self.timeout = timeout
         self.workers = [_Progress() for _ in labels]
+        self.flowing_since: float | None = None
+
+    def flowing(self, now: float) -> None:
+        """Frames start to flow (every process has set up). Silence counts only from here: while
+        a process sets up, a library call may hold the interpreter for seconds (creating an ONNX
+        Runtime session, say), and nothing waits for it yet."""
+        self.flowing_since = now
 
     def beat(self, worker: int, received: int, sent: int, at: str | None, now: float) -> None:
         p = self.workers[worker]
@@ -147,13 +154,13 @@ class StallWatch:
     def check(self, now: float) -> str | None:
         """One line naming the stalled stage, or ``None``. Downstream workers are checked first:
         a stalled stage also stalls every process that sends to it."""
-        if self.timeout <= 0:
+        if self.timeout <= 0 or self.flowing_since is None:
             return None
         for i in reversed(range(len(self.workers))):
             p = self.workers[i]
             if p.done or p.first_beat is None:
                 continue
-            silent = now - p.last_beat
+            silent = now - max(p.last_beat, self.flowing_since)
             if silent > self.timeout:
                 return (f"stage {self._stage(i)} ({self.labels[i]}) stopped responding: no "
                         f"heartbeat for {silent:.0f} s (suspended or hung; --stall-timeout "

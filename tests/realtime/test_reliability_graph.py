@@ -154,6 +154,28 @@ def test_ctrl_c_ends_within_2_s_even_with_a_suspended_stage(media: dict[str, Pat
             proc.wait()
 
 
+@pytest.mark.timeout(150)
+def test_cli_names_the_stalled_stage_in_one_line(media: dict[str, Path]) -> None:
+    proc = _cli_run(media, "--stall-timeout", "2")
+    workers: list[int] = []
+    try:
+        workers, lines = _wait_streaming(proc)
+        assert len(workers) == 2, lines
+        os.kill(workers[1], signal.SIGSTOP)
+        rest = proc.communicate(timeout=40)[1]
+        assert proc.returncode == 2, rest
+        errors = [line for line in rest.splitlines() if line.startswith("stmocap: error:")]
+        assert len(errors) == 1 and "no heartbeat" in errors[0] and "(worker 1 (" in errors[0]
+        assert "Traceback" not in rest
+        time.sleep(0.3)
+        assert all(_gone(pid) for pid in workers)
+    finally:
+        _resume_and_kill(workers)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 # ------------------------------------------------------------------------- forged end of stream
 
 FOREIGN = textwrap.dedent("""

@@ -10,8 +10,10 @@ from stmocap.realtime.supervision import StallWatch
 
 
 def _watch(timeout: float = 5.0) -> StallWatch:
-    return StallWatch(["worker 0 (source)", "worker 1 (detect,perframe)"], ["source", "detect"],
-                      timeout)
+    w = StallWatch(["worker 0 (source)", "worker 1 (detect,perframe)"], ["source", "detect"],
+                   timeout)
+    w.flowing(0.0)
+    return w
 
 
 def test_idle_without_waiting_input_never_stalls() -> None:
@@ -56,6 +58,16 @@ def test_silence_stalls_and_a_finished_worker_does_not() -> None:
     w.done(1)
     assert w.check(6.0) is None
     assert _watch(0).check(1e9) is None  # disabled
+
+
+def test_setup_time_is_not_silence() -> None:
+    w = StallWatch(["worker 0 (source)", "worker 1 (detect)"], ["source", "detect"], 5.0)
+    w.beat(0, 0, 0, None, 0.0)
+    w.beat(1, 0, 0, None, 0.0)
+    assert w.check(30.0) is None  # a session being created holds the interpreter: no beats
+    w.flowing(30.0)
+    assert w.check(34.0) is None
+    assert "no heartbeat" in (w.check(36.0) or "")
 
 
 def test_guard_drops_counts_and_ends_after_a_run() -> None:
