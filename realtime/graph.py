@@ -77,6 +77,12 @@ def make_specs(cfg: PipelineConfig, control: str, workdir: str,
                        else _free_tcp_endpoint())
     if cfg.graph.process_threads < 0:
         raise ValueError(f"--process-threads must be >= 0, got {cfg.graph.process_threads}")
+    if not cfg.graph.stall_timeout >= 0:  # also refuses NaN
+        raise ValueError(f"--stall-timeout must be >= 0 seconds (0: never), got "
+                         f"{cfg.graph.stall_timeout}")
+    if cfg.graph.nonfinite_limit < 0:
+        raise ValueError(f"--nonfinite-limit must be >= 0 (0: only drop), got "
+                         f"{cfg.graph.nonfinite_limit}")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     threads = cfg.graph.process_threads or max(1, cores // len(groups))
     return [WorkerSpec(i, tuple(g), inbound[i], inbound[i + 1] if i + 1 < len(groups) else None,
@@ -131,11 +137,15 @@ def run_graph(cfg: PipelineConfig, on_stats: Callable[[dict[str, Any]], None] | 
     token = secrets.token_hex(16)
     workdir = tempfile.mkdtemp(prefix="stmocap-")
     control = f"ipc://{workdir}/control"
+    try:
+        specs = make_specs(cfg, control, workdir, keep_records, token)
+    except ValueError:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     ctx = zmq.Context()
     ctl = ctx.socket(zmq.PULL)
     ctl.setsockopt(zmq.MAXMSGSIZE, MAX_CONTROL_BYTES)
     ctl.bind(control)
-    specs = make_specs(cfg, control, workdir, keep_records, token)
     result = GraphResult()
     procs = [mpctx.Process(target=worker_entry, args=(s, cfg, stop, go, finished), name=f"stmocap-{s.index}",
                            daemon=True) for s in specs]

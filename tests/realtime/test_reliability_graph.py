@@ -93,6 +93,27 @@ def test_suspended_worker_ends_the_run_naming_its_stage(media: dict[str, Path]) 
             _resume_and_kill([p.pid for p in running[0].processes if p.pid])
 
 
+@pytest.mark.timeout(90)
+def test_the_stalled_stage_is_blamed_not_the_ones_waiting_for_it(media: dict[str, Path]) -> None:
+    """Three processes; the last one is suspended, so the middle one blocks sending to it with
+    its own input waiting: the line names the last one."""
+    running: list[RunningGraph] = []
+
+    def suspend_later(graph: RunningGraph) -> None:
+        running.append(graph)
+        threading.Timer(1.0, lambda: os.kill(graph.processes[2].pid, signal.SIGSTOP)).start()
+
+    cfg = _config(media["long"], media["long_est"], _endpoint(), stall_timeout=3.0,
+                  placement="source|detect,perframe,window|temporal,stitch,body,publish")
+    try:
+        with pytest.raises(GraphError, match=r"stage \w+ \(worker 2 \(temporal,.*no heartbeat"):
+            run_graph(cfg, on_started=suspend_later)
+        assert children_alive(running[0]) == []
+    finally:
+        if running:
+            _resume_and_kill([p.pid for p in running[0].processes if p.pid])
+
+
 def _cli_run(media: dict[str, Path], *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "stmocap", "run", "--source", str(media["long"]), "--realtime",

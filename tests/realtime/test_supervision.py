@@ -81,3 +81,19 @@ def test_guard_drops_counts_and_ends_after_a_run() -> None:
     assert guard.dropped["body"] == 5
     ints = Message(kind="faces", arrays={"faces": np.zeros((2, 3), np.int32)})
     assert guard("body", [ints]) == [ints]
+
+
+@pytest.mark.parametrize(("field", "value", "match"),
+                         [("stall_timeout", -1.0, "--stall-timeout"),
+                          ("stall_timeout", float("nan"), "--stall-timeout"),
+                          ("nonfinite_limit", -2, "--nonfinite-limit")])
+def test_bad_limits_are_one_line_errors(field: str, value: float, match: str) -> None:
+    from dataclasses import replace
+
+    from stmocap.realtime.graph import make_specs
+    from stmocap.realtime.pipeline import PipelineConfig
+
+    cfg = PipelineConfig()
+    cfg = replace(cfg, graph=replace(cfg.graph, **{field: value}))
+    with pytest.raises(ValueError, match=match):
+        make_specs(cfg, "ipc:///tmp/x", "/tmp")
