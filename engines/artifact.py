@@ -1,8 +1,10 @@
 """Metadata that travels with every exported artifact (ONNX model, TensorRT engine).
 
 Each artifact ``X`` has a sidecar ``X.meta.json`` (and ONNX files also carry the same record in
-``metadata_props`` under the key ``stmocap``). Loading compares the record with what the caller
-needs and with the file itself, and refuses a mismatch with one line that says what to do.
+``metadata_props`` under the key ``stmocap``). The sidecar records the SHA-256 of every file the
+artifact is made of (``X`` and, for ONNX, its external weights such as ``X.data``). Loading
+compares the record with what the caller needs and with every file, and refuses a mismatch with
+one line that says how to rebuild.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from stmocap.engines.base import EngineError, TensorSpec
 
 ArtifactKind = Literal["onnx", "tensorrt", "tensorrt-rtx"]
 Precision = Literal["fp32", "fp16"]
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: ``files`` records every file's hash (1 covered only the main file)
 
 
 class ArtifactMismatchError(EngineError):
@@ -38,6 +40,33 @@ def sidecar_path(artifact: Path) -> Path:
     return Path(str(artifact) + ".meta.json")
 
 
+def artifact_files(artifact: Path) -> list[Path]:
+    """``artifact`` and every file it needs beside it: an ONNX model's external data files (read
+    from the model's initializers; ``X.data`` if onnx is not installed). Paths in order, unique."""
+    artifact = Path(artifact)
+    files = [artifact]
+    if artifact.suffix == ".onnx":
+        locations: set[str] = set()
+        try:
+            import onnx
+
+            model = onnx.load(str(artifact), load_external_data=False)
+            for tensor in model.graph.initializer:
+                if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                    locations |= {e.value for e in tensor.external_data if e.key == "location"}
+        except Exception:  # onnx missing, or a file it cannot parse: the usual name, if present
+            if Path(str(artifact) + ".data").exists():
+                locations.add(artifact.name + ".data")
+        files += [artifact.parent / loc for loc in sorted(locations)]
+    return files
+
+
+def rebuild_hint(artifact: Path, model: str) -> str:
+    """How to get a good copy of ``artifact`` back, for the one-line errors."""
+    return (f"re-export it with `stmocap export --model {model}`, or, if it is in stmocap's cache, "
+            f"delete {Path(artifact).parent} and the next run rebuilds it")
+
+
 @dataclass(frozen=True)
 class ArtifactMeta:
     """What an artifact is and how it was made.
@@ -53,6 +82,8 @@ class ArtifactMeta:
         versions: library versions at export/build time.
         gpu: device the engine was built for (``None`` for ONNX).
         file_sha256: SHA-256 of the artifact file (filled when written).
+        files: SHA-256 of every file of the artifact, by name relative to its folder (the file
+            itself and, for ONNX, its external data; filled when written).
         onnx_sha256: for engines, the ONNX file they were built from.
         parity: ONNX Runtime vs PyTorch errors when checked.
         build_key: the engine-cache key (engines only).
@@ -73,6 +104,7 @@ class ArtifactMeta:
     onnx_sha256: str = ""
     parity: Mapping[str, Any] | None = None
     build_key: str = ""
+    files: Mapping[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -93,7 +125,10 @@ class ArtifactMeta:
         return cls(**d)
 
     def with_file(self, artifact: Path) -> ArtifactMeta:
-        return replace(self, file_sha256=sha256_file(artifact))
+        artifact = Path(artifact)
+        files = {str(f.relative_to(artifact.parent)): sha256_file(f)
+                 for f in artifact_files(artifact)}
+        return replace(self, file_sha256=files[artifact.name], files=files)
 
 
 def write_sidecar(artifact: Path, meta: ArtifactMeta) -> ArtifactMeta:
@@ -115,6 +150,27 @@ def read_sidecar(artifact: Path) -> ArtifactMeta:
         raise ArtifactMismatchError(f"{path} is not valid artifact metadata ({exc})") from exc
 
 
+def verify_files(artifact: Path, meta: ArtifactMeta) -> None:
+    """Refuse ``artifact`` unless every file recorded in ``meta.files`` (and every file it needs
+    now) exists with the recorded SHA-256."""
+    artifact = Path(artifact)
+    hint = rebuild_hint(artifact, meta.model)
+    sidecar = sidecar_path(artifact).name
+    if not meta.files:
+        raise ArtifactMismatchError(f"{sidecar} records no file hashes: {hint}")
+    # The artifact itself first: the list of the other files comes from it.
+    for name in sorted(meta.files, key=lambda n: (n != artifact.name, n)):
+        path = artifact.parent / name
+        if not path.is_file():
+            raise ArtifactMismatchError(f"{path} is missing (the artifact needs it): {hint}")
+        if sha256_file(path) != meta.files[name]:
+            raise ArtifactMismatchError(f"{path} does not match the SHA-256 in {sidecar} (file "
+                                        f"changed after export, or corrupted): {hint}")
+    needed = {str(f.relative_to(artifact.parent)) for f in artifact_files(artifact)}
+    for name in sorted(needed - set(meta.files)):
+        raise ArtifactMismatchError(f"{artifact.parent / name} is not recorded in {sidecar}: {hint}")
+
+
 def verify(artifact: Path, meta: ArtifactMeta, expect: Mapping[str, Any] | None = None,
            check_hash: bool = True) -> None:
     """Refuse ``artifact`` if its file changed since export or ``meta`` differs from ``expect``.
@@ -122,9 +178,8 @@ def verify(artifact: Path, meta: ArtifactMeta, expect: Mapping[str, Any] | None 
     ``expect`` maps metadata fields (``model``, ``preset``, ``window``, ``precision``,
     ``source_sha256`` …) to the values the caller needs.
     """
-    if check_hash and meta.file_sha256 and sha256_file(artifact) != meta.file_sha256:
-        raise ArtifactMismatchError(f"{artifact} does not match its {sidecar_path(artifact).name} "
-                                    "(file changed after export): re-export it")
+    if check_hash:
+        verify_files(artifact, meta)
     for key, want in (expect or {}).items():
         have = getattr(meta, key)
         if have != want:

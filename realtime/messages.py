@@ -24,6 +24,8 @@ import numpy as np
 SCHEMA_VERSION = 2
 DTYPES = frozenset({"uint8", "int32", "int64", "float16", "float32", "float64", "bool"})
 MAX_DIMS = 8
+MAX_ARRAY_BYTES = 1 << 30  # 1 GiB: far above any frame or mesh, far below an overflow
+MAX_HEADER_BYTES = 1 << 20
 
 
 class MessageError(ValueError):
@@ -88,10 +90,18 @@ def _check_header(h: Any, n_buffers: int) -> None:
             raise MessageError(f"header field '{key}' missing or not {typ.__name__}")
     for pair in h["stamps"]:
         if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
-                and isinstance(pair[1], int)):
-            raise MessageError(f"stamp {pair!r} is not [stage, ns]")
+                and isinstance(pair[1], int) and not isinstance(pair[1], bool)):
+            raise MessageError(f"header field 'stamps': {str(pair)[:80]} is not [stage, integer ns]")
     if len(h["arrays"]) != n_buffers:
         raise MessageError(f"header lists {len(h['arrays'])} arrays but {n_buffers} buffers came")
+
+
+def array_bytes(shape: Sequence[int], dtype: str) -> int:
+    """Bytes an array of ``shape`` and ``dtype`` takes, in Python integers (never overflows)."""
+    n = np.dtype(dtype).itemsize
+    for d in shape:
+        n *= int(d)
+    return n
 
 
 def decode(frames: Sequence[bytes | memoryview | Any]) -> Message:
@@ -99,6 +109,8 @@ def decode(frames: Sequence[bytes | memoryview | Any]) -> Message:
     if not frames:
         raise MessageError("empty multipart message")
     raw = [f.buffer if hasattr(f, "buffer") else f for f in frames]
+    if len(memoryview(raw[0])) > MAX_HEADER_BYTES:
+        raise MessageError(f"header over {MAX_HEADER_BYTES} bytes")
     try:
         header = msgpack.unpackb(raw[0], raw=False, strict_map_key=False)
     except Exception as exc:  # msgpack raises several types for garbage
@@ -109,10 +121,16 @@ def decode(frames: Sequence[bytes | memoryview | Any]) -> Message:
         if not (isinstance(spec, list) and len(spec) == 3):
             raise MessageError("array spec must be [name, dtype, shape]")
         name, dtype, shape = spec
-        if dtype not in DTYPES or not isinstance(shape, list) or len(shape) > MAX_DIMS or \
-                not all(isinstance(d, int) and d >= 0 for d in shape):
-            raise MessageError(f"bad array spec {spec!r}")
-        expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        if not isinstance(name, str) or dtype not in DTYPES or not isinstance(shape, list) or \
+                len(shape) > MAX_DIMS or \
+                not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+            raise MessageError(f"bad array spec {str(spec)[:200]}")
+        if name in arrays:
+            raise MessageError(f"array '{name[:40]}' listed twice")
+        expected = array_bytes(shape, dtype)
+        if expected > MAX_ARRAY_BYTES:
+            raise MessageError(f"array '{name[:40]}' shape {str(shape)[:120]} needs {expected} "
+                               f"bytes, over the {MAX_ARRAY_BYTES} limit")
         if len(memoryview(buf)) != expected:
             raise MessageError(f"array '{name}' has {len(memoryview(buf))} bytes, spec needs {expected}")
         arrays[name] = np.frombuffer(buf, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)

@@ -88,6 +88,12 @@ class GraphConfig:
         "help": "hold the stream until this many distinct clients have said hello (subscribed "
                 "to hello.<client id> after their topics; docs/protocol.md), whatever topics "
                 "they read"})
+    stall_timeout: float = field(default=20.0, metadata={"check": NON_NEGATIVE,
+        "help": "seconds a stage process may make no progress while input waits for it (or send "
+                "no heartbeat) before the run ends naming it (0: never)"})
+    nonfinite_limit: int = field(default=5, metadata={"check": NON_NEGATIVE,
+        "help": "a stage whose outputs had NaN/Inf this many times in a row ends the run (each "
+                "such output is dropped; 0: only drop)"})
 
 
 @dataclass(frozen=True)

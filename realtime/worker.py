@@ -1,25 +1,34 @@
 """One graph process: receive, run its stages in order, send on; report to the supervisor.
 
-A worker's first stage may be the source loop. Messages that fail to decode are counted
-(``rejected``) and dropped. Any exception ends the worker after telling the supervisor which
-stage failed and why. Workers ignore Ctrl-C (the supervisor stops the source, and the end of
-stream drains every process) and exit if their parent disappears.
+A worker's first stage may be the source loop. Messages that fail to decode, that do not fit the
+schema of the stage that consumes them (:mod:`stmocap.realtime.schema`), or that claim to end the
+stream without the run's token (only the upstream process has it) are counted (``rejected``, with
+a reason) and dropped. Outputs with NaN/Inf are counted and dropped (:mod:`stmocap.realtime.guard`).
+Any exception ends the worker after telling the supervisor which stage failed and why. A heartbeat
+thread reports progress to the supervisor (:mod:`stmocap.realtime.supervision`). Workers ignore
+Ctrl-C (the supervisor stops the source, and the end of stream drains every process) and die with
+their parent.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import os
 import signal
 import time
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import zmq
-from stmocap.realtime.messages import Message, MessageError, decode, encode
+from stmocap.realtime.guard import FiniteGuard
+from stmocap.realtime.messages import MAX_ARRAY_BYTES, Message, MessageError, decode, encode
 from stmocap.realtime.pipeline import PipelineConfig, build_stage
+from stmocap.realtime.schema import validate
 from stmocap.realtime.stages.base import EOS, Stage, StageError, run_chain
+from stmocap.realtime.supervision import Heartbeat, die_with_parent
 
 POLL_MS = 100
 LIVE_QUEUE = 1000  # messages; the receiver after a live source drains and keeps the newest
@@ -36,6 +45,7 @@ class WorkerSpec:
     control: str
     keep_records: bool = False
     threads: int = 0  # torch CPU threads in this process (make_specs sets it; 0: torch's default)
+    token: str = ""  # per-run secret: ends of stream and control events carry it
 
     @property
     def label(self) -> str:
@@ -56,6 +66,11 @@ class _Worker:
         self.ctl.setsockopt(zmq.LINGER, 2000)
         self.ctl.connect(spec.control)
         self.rejected = 0
+        self.reasons: Counter[str] = Counter()  # why messages were rejected
+        self.received = 0  # multipart messages taken from the inbound socket
+        self.sent = 0  # messages sent downstream
+        self.at: str | None = None  # the stage running now ("send": waiting to send)
+        self.guard = FiniteGuard(cfg.graph.nonfinite_limit)
         self.skipped = 0  # live frames dropped here because newer ones had arrived
         src = cfg.source
         self.live = src.realtime or src.source.strip().isdigit() or src.source.startswith("/dev/")
@@ -63,7 +78,26 @@ class _Worker:
         self.stages: list[Stage] = []
 
     def event(self, kind: str, **data: Any) -> None:
-        self.ctl.send_json({"event": kind, "worker": self.spec.index, **data})
+        self.ctl.send_json({"event": kind, "worker": self.spec.index, "token": self.spec.token,
+                            **data})
+
+    def counters(self) -> dict[str, Any]:
+        """What the heartbeat reports (read from another thread: plain ints and a string)."""
+        return {"token": self.spec.token, "received": self.received, "sent": self.sent,
+                "at": self.at, "rejected": self.rejected,
+                "nonfinite": dict(self.guard.dropped)}
+
+    def entering(self, stage: str) -> None:
+        self.at = stage
+
+    def chain(self, msg: Message) -> list[Message]:
+        out = run_chain(self.stages, msg, entering=self.entering, guard=self.guard)
+        self.at = None
+        return out
+
+    def reject(self, reason: str) -> None:
+        self.rejected += 1
+        self.reasons[reason[:120]] += 1
 
     def setup(self) -> None:
         if self.spec.threads:
@@ -85,6 +119,7 @@ class _Worker:
         if self.spec.inbound:
             self.inp = self.ctx.socket(zmq.PULL)
             self.inp.setsockopt(zmq.RCVHWM, LIVE_QUEUE if self.live_input else hwm)
+            self.inp.setsockopt(zmq.MAXMSGSIZE, MAX_ARRAY_BYTES)  # larger frames never arrive
             self.inp.bind(self.spec.inbound)
         if self.spec.outbound:
             self.out = self.ctx.socket(zmq.PUSH)
@@ -101,14 +136,20 @@ class _Worker:
         if self.out is None:
             return True
         for m in msgs:
+            if m.kind == EOS:
+                m.meta["token"] = self.spec.token
             frames = encode(m)
+            self.at = "send"
             if block:
                 self.out.send_multipart(frames, copy=False)
             else:
                 try:
                     self.out.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
                 except zmq.Again:
+                    self.at = None
                     return False
+            self.sent += 1
+        self.at = None
         return True
 
     def orphaned(self) -> bool:
@@ -132,13 +173,13 @@ class _Worker:
                 msg = frame_message(frame, src.fps, src.dropped + dropped_here, src.media_clock,
                                     src.unreadable)
                 last = msg
-                if not self.send(run_chain(self.stages, msg), block=not src.live):
+                if not self.send(self.chain(msg), block=not src.live):
                     dropped_here += 1  # live source and the pipeline is busy: newest frame wins
                 if limit and frame.index + 1 >= limit:
                     break
         eos = Message(kind=EOS, seq=last.seq + 1 if last else 0,
                       meta={"dropped": (src.dropped + dropped_here), "unreadable": src.unreadable})
-        self.send(run_chain(self.stages, eos))
+        self.send(self.chain(eos))
 
     def _receive(self) -> list[Message]:
         """Decode what arrived. From a live source, only the newest data message is kept (the
@@ -148,12 +189,20 @@ class _Worker:
         batches = [self.inp.recv_multipart(copy=False)]
         while self.live_input and self.inp.poll(0):
             batches.append(self.inp.recv_multipart(copy=False))
+        self.received += len(batches)
         msgs = []
         for frames in batches:
             try:
-                msgs.append(decode(frames))
-            except MessageError:
-                self.rejected += 1
+                msg = decode(frames)
+                validate(msg, self.stages)
+                if msg.kind == EOS:
+                    token = msg.meta.pop("token", None)
+                    if not (isinstance(token, str) and hmac.compare_digest(token, self.spec.token)):
+                        raise MessageError("end of stream not from the upstream process "
+                                           "(missing or wrong run token)")
+                msgs.append(msg)
+            except MessageError as exc:
+                self.reject(str(exc))
         data = [m for m in msgs if m.kind != EOS]
         if len(data) > 1:
             self.skipped += len(data) - 1
@@ -174,11 +223,13 @@ class _Worker:
                 rejected[str(self.spec.index)] = self.rejected
                 msg.meta["rejected"] = rejected
                 msg.meta["dropped"] = int(msg.meta.get("dropped", 0)) + self.skipped
-                self.send(run_chain(self.stages, msg))
+                self.send(self.chain(msg))
                 if msg.kind == EOS:
                     return
 
     def main(self) -> int:
+        beat = Heartbeat(self.ctx, self.spec.control, self.spec.index, self.counters, self.parent)
+        beat.start()
         try:
             self.setup()
             self.event("started", pid=os.getpid())
@@ -187,7 +238,8 @@ class _Worker:
             else:
                 self.run_stream()
             records = next((s.stats.records for s in self.stages if s.name == "publish"), None)
-            self.event("done", rejected=self.rejected, records=records)
+            self.event("done", rejected=self.rejected, records=records, reasons=dict(self.reasons),
+                       nonfinite=dict(self.guard.dropped))
             # Keep the outbound socket open until the last process has the end of stream: closing
             # earlier can discard messages still queued for it.
             while self.out is not None and not self.finished.wait(0.1):
@@ -203,6 +255,7 @@ class _Worker:
                        trace=traceback.format_exc())
             return 1
         finally:
+            beat.stop()
             for s in self.stages:
                 with contextlib.suppress(Exception):  # closing must not hide the original error
                     s.close()
@@ -216,6 +269,8 @@ class _Worker:
 
 def worker_entry(spec: WorkerSpec, cfg: PipelineConfig, stop: Any, go: Any, finished: Any) -> None:
     """Process entry point (spawned by the supervisor). ``go`` is set once every worker started,
-    ``finished`` once the last one has processed the end of stream."""
+    ``finished`` once the last one has processed the end of stream (flags:
+    :class:`~stmocap.realtime.supervision.Flag`)."""
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise SystemExit(_Worker(spec, cfg, stop, go, finished).main())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 from stmocap.realtime.messages import Message
+from stmocap.realtime.schema import KindSchema
 
 EOS = "eos"
 
@@ -21,6 +23,13 @@ class Stage(ABC):
     name: ClassVar[str]
     consumes: ClassVar[tuple[str, ...]]
     produces: ClassVar[tuple[str, ...]]
+    # What the stage reads from each consumed kind; checked before ``process`` sees a message
+    # that came over a socket (stmocap.realtime.schema).
+    inputs: ClassVar[Mapping[str, KindSchema]] = {}
+
+    def input_schema(self, kind: str) -> KindSchema | None:
+        """The schema messages of ``kind`` must fit before this stage handles them."""
+        return self.inputs.get(kind)
 
     @abstractmethod
     def process(self, msg: Message) -> list[Message]:
@@ -50,13 +59,32 @@ class StageError(Exception):
         self.stage = stage
 
 
-def run_chain(stages: list[Stage], msg: Message) -> list[Message]:
+def run_chain(stages: list[Stage], msg: Message,
+              entering: Callable[[str], None] | None = None,
+              guard: Callable[[str, list[Message]], list[Message]] | None = None) -> list[Message]:
     """Pass ``msg`` through ``stages`` in order (each output feeds the next stage); a failure is
-    re-raised as :class:`StageError` naming the stage."""
+    re-raised as :class:`StageError` naming the stage.
+
+    ``entering(name)`` is called before each stage runs (progress reports); ``guard(name,
+    produced)`` filters what a stage newly produced (messages passed through untouched and the end
+    of stream are not given to it) and may raise to end the run.
+    """
     batch = [msg]
     for stage in stages:
+        if entering is not None:
+            entering(stage.name)
         try:
-            batch = [out for m in batch for out in stage.handle(m)]
+            out = []
+            for m in batch:
+                produced = stage.handle(m)
+                if guard is not None:
+                    fresh = [o for o in produced if o is not m and o.kind != EOS]
+                    if fresh:
+                        kept = {id(o) for o in guard(stage.name, fresh)}
+                        produced = [o for o in produced
+                                    if o is m or o.kind == EOS or id(o) in kept]
+                out += produced
+            batch = out
         except Exception as exc:
             raise StageError(stage.name, exc) from exc
     return batch

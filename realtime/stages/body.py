@@ -21,6 +21,7 @@ from stmocap.models.camera.floor import FloorEstimator
 from stmocap.models.rotations import matrix_to_axis_angle
 from stmocap.realtime.camera import CameraConfig, IntrinsicsResolver
 from stmocap.realtime.messages import Message, content_time
+from stmocap.realtime.schema import F32, ArrayRule, KindSchema, image_size, schemas
 from stmocap.realtime.stages.base import Stage
 
 __all__ = ["BodyStage", "CameraConfig"]
@@ -30,6 +31,10 @@ class BodyStage(Stage):
     name = "body"
     consumes = ("params",)
     produces = ("faces", "body")
+    inputs = schemas({"params": KindSchema(
+        {"rotmats": ArrayRule(F32, (24, 3, 3)), "betas": ArrayRule(F32, (None,)),
+         "cam": ArrayRule(F32, (3,)), "box": ArrayRule(F32, (4,))},
+        {"image_size": image_size})})
 
     def __init__(self, engine: Engine, faces: np.ndarray, camera: CameraConfig | None = None,
                  source: str = "") -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from stmocap.realtime.messages import Message
+from stmocap.realtime.schema import ArrayRule, KindSchema, schemas
 from stmocap.realtime.stages.base import Stage
 
 
@@ -15,6 +16,7 @@ class FullFrameDetector(Stage):
     name = "detect"
     consumes = ("frame",)
     produces = ("detections",)
+    inputs = schemas({"frame": KindSchema({"image": ArrayRule(("uint8",), (None, None, 3))})})
 
     def process(self, msg: Message) -> list[Message]:
         h, w = msg.arrays["image"].shape[:2]

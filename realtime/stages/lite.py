@@ -17,6 +17,7 @@ from stmocap.models.ik.solver import IKConfig, IKResult, IKSolver, fit_weak_pers
 from stmocap.models.rotations import matrix_to_rotation_6d
 from stmocap.realtime.camera import CameraConfig, IntrinsicsResolver
 from stmocap.realtime.messages import Message, content_time
+from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, image_size, schemas
 from stmocap.realtime.stages.base import EOS, Stage
 
 BOX_MARGIN = 1.2
@@ -44,6 +45,7 @@ class BlazePoseDetect(Stage):
     name = "detect"
     consumes = ("frame",)
     produces = ("detections",)
+    inputs = schemas({"frame": KindSchema({"image": ArrayRule(("uint8",), (None, None, 3))})})
 
     def __init__(self, backend: str = "auto", device: str = "cpu", smooth: bool = True) -> None:
         from stmocap.engines.factory import open_model_engine
@@ -109,6 +111,10 @@ class IKPerFrame(Stage):
     name = "perframe"
     consumes = ("detections",)
     produces = ("estimates",)
+    inputs = schemas({"detections": KindSchema(
+        {"track_ids": ArrayRule(I64, ("T",)), "boxes": ArrayRule(F32, ("T", 4)),
+         "landmarks": ArrayRule(F32, ("T", 33, 5)), "world": ArrayRule(F32, ("T", 33, 3))},
+        {"image_size": image_size})})
 
     def __init__(self, body: BodyModelData, ik: IKConfig | None = None,
                  camera: CameraConfig | None = None, source: str = "") -> None:

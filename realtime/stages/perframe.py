@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from stmocap.realtime.messages import Message
+from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, schemas
 from stmocap.realtime.stages.base import Stage
 
 ESTIMATE_KEYS = ("pose_6d", "betas", "cam")
@@ -25,6 +26,9 @@ class ReplayEstimates(Stage):
     name = "perframe"
     consumes = ("detections",)
     produces = ("estimates",)
+    inputs = schemas({"detections": KindSchema({
+        "track_ids": ArrayRule(I64, ("T",)), "boxes": ArrayRule(F32, ("T", 4)),
+        "image": ArrayRule(("uint8",), (None, None, 3))})})
 
     def __init__(self, path: Path) -> None:
         path = Path(path)

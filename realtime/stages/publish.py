@@ -15,6 +15,7 @@ from typing import Any
 import zmq
 from stmocap.realtime.messages import Message
 from stmocap.realtime.publisher import COUNTERS, Publisher, drain
+from stmocap.realtime.schema import ArrayRule, KindSchema, schemas
 from stmocap.realtime.stages.base import EOS, Stage
 from stmocap.realtime.stats import StreamStats
 
@@ -39,6 +40,8 @@ class PublishStage(Stage):
     name = "publish"
     consumes = ("faces", "body", "progress")
     produces = ()
+    inputs = schemas({"faces": KindSchema({"faces": ArrayRule(("int32", "int64"), (None, 3))}),
+              "body": KindSchema({"vertices": ArrayRule(("float32",), (None, 3))})})
 
     def __init__(self, config: PublishConfig, report: Callable[[dict[str, Any]], None] | None = None,
                  keep_records: bool = False, wait_subscribers: int = 0,

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from stmocap.realtime.filters import FilterConfig, OneEuroRotations, OneEuroVector
 from stmocap.realtime.messages import Message, content_time
+from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, schemas
 from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.stitching import StitchedFrame, StreamingStitcher, WindowParams
 from stmocap.realtime.windows import WindowPlan
@@ -37,6 +38,14 @@ class StitchStage(Stage):
     name = "stitch"
     consumes = ("windows",)
     produces = ("params", "progress")
+    inputs = schemas({"windows": KindSchema({
+        "track_ids": ArrayRule(I64, ("T",)), "boxes": ArrayRule(F32, ("T", 4)),
+        "frame_local": ArrayRule(I64, ("T",)),
+        "win_track": ArrayRule(I64, ("K",)), "win_start": ArrayRule(I64, ("K",)),
+        "win_tail": ArrayRule(("bool",), ("K",)),
+        "win_rot": ArrayRule(F32, ("K", "W", "J", 3, 3), required_when="K"),
+        "win_lin": ArrayRule(F32, ("K", "W", None), required_when="K"),
+        "ended_tracks": ArrayRule(I64, ("E",)), "ended_len": ArrayRule(I64, ("E",))})})
 
     def __init__(self, plan: WindowPlan, num_betas: int = 10,
                  smoothing: FilterConfig | None = None) -> None:

@@ -9,11 +9,14 @@ averages overlapping windows. Output adds ``win_rot (K, W, J, 3, 3)`` and ``win_
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from stmocap.engines.base import Engine
 from stmocap.models.rotations import rotation_6d_to_matrix
 from stmocap.realtime.messages import Message
+from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, schemas
 from stmocap.realtime.stages.base import Stage
 
 
@@ -21,10 +24,27 @@ class TemporalStage(Stage):
     name = "temporal"
     consumes = ("windows",)
     produces = ("windows",)
+    inputs = schemas({"windows": KindSchema({
+        "win_track": ArrayRule(I64, ("K",)),
+        "win_pose_6d": ArrayRule(F32, ("K", "W", 24, 6), required_when="K"),
+        "win_betas": ArrayRule(F32, ("K", "W", None), required_when="K"),
+        "win_cam": ArrayRule(F32, ("K", "W", 3), required_when="K")})})
 
     def __init__(self, engine: Engine | None = None, max_batch: int = 16) -> None:
         self.engine = engine
         self.max_batch = max_batch
+
+    def input_schema(self, kind: str) -> KindSchema | None:
+        """Without an engine the window's own estimates pass through; with one, every engine
+        input must come as ``win_<input> (K, W, …)``."""
+        if self.engine is None:
+            return super().input_schema(kind)
+        rules = {"win_track": ArrayRule(I64, ("K",))}
+        for spec in self.engine.inputs:
+            per_frame = math.prod(d for d in spec.shape[2:] if isinstance(d, int))
+            rules[f"win_{spec.name}"] = ArrayRule(F32, ("K", "W"), required_when="K",
+                                                  trailing=per_frame)
+        return KindSchema(rules)
 
     def _run_engine(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         assert self.engine is not None

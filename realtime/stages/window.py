@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from stmocap.realtime.messages import Message
+from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, schemas
 from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.windows import WindowPlan, tail_windows, window_frame_indices, window_ready_at
 
@@ -33,6 +34,11 @@ class WindowStage(Stage):
     name = "window"
     consumes = ("estimates",)
     produces = ("windows",)
+    # Every other per-track array (feats …) is windowed too, so it must have T rows.
+    inputs = schemas({"estimates": KindSchema({
+        "track_ids": ArrayRule(I64, ("T",)), "boxes": ArrayRule(F32, ("T", 4)),
+        "pose_6d": ArrayRule(F32, ("T", 24, 6)), "betas": ArrayRule(F32, ("T", None)),
+        "cam": ArrayRule(F32, ("T", 3))})})
 
     def __init__(self, plan: WindowPlan) -> None:
         self.plan = plan

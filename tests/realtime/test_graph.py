@@ -129,14 +129,20 @@ def test_killing_a_worker_ends_the_run_cleanly(media: dict[str, Path]) -> None:
     running: list[RunningGraph] = []
     cfg = _config(media["long"], media["long_est"], ep, realtime=True, graph=GraphConfig())
 
+    killed_at: list[float] = []
+
+    def kill() -> None:
+        killed_at.append(time.monotonic())
+        os.kill(running[0].processes[1].pid, signal.SIGKILL)
+
     def kill_later(graph: RunningGraph) -> None:
         running.append(graph)
-        threading.Timer(1.5, lambda: os.kill(graph.processes[1].pid, signal.SIGKILL)).start()
+        threading.Timer(1.5, kill).start()
 
-    t0 = time.monotonic()
     with pytest.raises(GraphError, match=r"worker 1 \(detect.*\) died \(signal 9\)"):
         run_graph(cfg, on_started=kill_later)
-    assert time.monotonic() - t0 < 15
+    # From the kill, not from the start: start-up alone takes 10-15 s on a loaded 2-core machine.
+    assert time.monotonic() - killed_at[0] < 5
     assert children_alive(running[0]) == []
 
 

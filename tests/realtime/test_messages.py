@@ -105,3 +105,25 @@ def test_unknown_header_and_meta_keys_are_ignored() -> None:
     h["future_field"] = {"x": 1}
     got = decode([msgpack.packb(h), np.zeros(2, np.float32).tobytes()])
     assert got.meta == {"new_key": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [([2 ** 32, 2 ** 32], "uint8"),  # 2**64: wraps to 0 in int64, and an empty buffer matched
+     ([2 ** 31, 2 ** 31, 4], "float32"),
+     ([2 ** 20, 2 ** 20], "uint8")],  # no overflow, just over the cap
+)
+def test_shapes_are_sized_in_python_integers_and_capped(shape: list, dtype: str) -> None:
+    with pytest.raises(MessageError, match="over the"):
+        decode([_header(arrays=[["a", dtype, shape]]), b""])
+
+
+def test_stamps_must_be_integer_times() -> None:
+    with pytest.raises(MessageError, match="stamps"):
+        decode([_header(stamps=[["source", "soon"]]), b"\0" * 8])
+
+
+def test_an_array_listed_twice_is_rejected() -> None:
+    with pytest.raises(MessageError, match="listed twice"):
+        decode([_header(arrays=[["a", "float32", [2]], ["a", "float32", [2]]]), b"\0" * 8,
+                b"\0" * 8])
