@@ -91,7 +91,7 @@ def _check_header(h: Any, n_buffers: int) -> None:
     for pair in h["stamps"]:
         if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
                 and isinstance(pair[1], int) and not isinstance(pair[1], bool)):
-            raise MessageError(f"header field 'stamps': {str(pair)[:80]} is not [stage, integer ns]")
+            raise MessageError(f"header field 'stamps': {str(pair)[:80]} is not [stage, ns] (ns an integer)")
     if len(h["arrays"]) != n_buffers:
         raise MessageError(f"header lists {len(h['arrays'])} arrays but {n_buffers} buffers came")
 
