@@ -131,13 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--time", type=int, default=10, metavar="N", help="timed forward passes (default: 10)")
     b.set_defaults(func=_cmd_inspect_body)
 
-    from stmocap.commands import bench, evaluate, export, render, run
+    from stmocap.commands import bench, evaluate, export, render, run, view
 
     run.add_parsers(sub)
     export.add_parsers(sub)
     bench.add_parser(sub)
     evaluate.add_parser(sub)
     render.add_parser(sub)
+    view.add_parsers(sub)  # after run: adds run --view
     return parser
 
 
