@@ -64,23 +64,25 @@ class SampleBody:
         self.faces = np.asarray(self.body.faces, np.int32)
 
     def frame(self, phase: float = 0.0, depth: float = 3.0, x: float = 0.0,
-              image_size: tuple[int, int] = (640, 480), focal: float = 600.0) -> dict[str, np.ndarray]:
+              image_size: tuple[int, int] = (640, 480), focal: float = 600.0,
+              betas: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Arrays of one pose (``rotmats``, ``pose_aa``, ``betas``, ``cam``, ``transl``,
         ``joints3d``, ``joints2d``, ``box``) and ``vertices (V, 3)``, float32, camera frame."""
         torch = self.torch
         aa = sample_pose_aa(phase)
         rot = np.stack([_rotmat(a) for a in aa])
         transl = np.array([x, -0.2, depth])
+        b = np.zeros(10, np.float32) if betas is None else np.asarray(betas, np.float32)
         with torch.inference_mode():
             out = self.body(torch.as_tensor(rot[None], dtype=torch.float32),
-                            torch.zeros(1, 10), torch.as_tensor(transl[None], dtype=torch.float32))
+                            torch.as_tensor(b[None]), torch.as_tensor(transl[None], dtype=torch.float32))
         joints = out.joints[0].numpy().astype(np.float64)
         W, H = image_size
         uv = joints[:, :2] * focal / joints[:, 2:3] + np.array([(W - 1) / 2, (H - 1) / 2])
         box = np.array([*uv.min(0), *uv.max(0)])
         f32 = np.float32
         return {"rotmats": rot.astype(f32), "pose_aa": aa.reshape(72).astype(f32),
-                "betas": np.zeros(10, f32), "cam": np.array([1.0, 0.0, 0.0], f32),
+                "betas": b, "cam": np.array([1.0, 0.0, 0.0], f32),
                 "transl": transl.astype(f32), "joints3d": joints.astype(f32),
                 "joints2d": uv.astype(f32), "box": box.astype(f32),
                 "vertices": out.vertices[0].numpy().astype(f32)}
