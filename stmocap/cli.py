@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--time", type=int, default=10, metavar="N", help="timed forward passes (default: 10)")
     b.set_defaults(func=_cmd_inspect_body)
 
-    from stmocap.commands import bench, evaluate, export, motion, render, run, view
+    from stmocap.commands import bench, bridge, evaluate, export, motion, render, run, view
 
     run.add_parsers(sub)
     export.add_parsers(sub)
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_parser(sub)
     view.add_parsers(sub)  # after run: adds run --view
     motion.add_parser(sub)
+    bridge.add_parser(sub)
     return parser
 
 
