@@ -37,6 +37,7 @@ class ViewerOptions:
     keys: Path | None = None
     client: str = "client"
     hud: bool = True
+    overlay: str | None = None  # the run's video file (or "demo"): record the fit beside the view
 
 
 @dataclass
@@ -111,21 +112,26 @@ class Controls:
 
     def __init__(self, scene: Any, state: StreamState) -> None:
         self.scene, self.state, self.paused = scene, state, False
+        self.changed = False  # the scene must be redrawn although no new data came
 
     def pause(self) -> None:
         self.paused = not self.paused
+        self.changed = True
 
     def reset(self) -> None:
         self.scene.home()
+        self.changed = True
 
     def follow_next(self) -> None:
         tracks = sorted(self.state.persons)
         cur = self.scene.follow
         later = [t for t in tracks if cur is None or t > cur]
         self.scene.follow = later[0] if later else None
+        self.changed = True
 
     def toggle_mesh(self) -> None:
         self.scene.show_mesh = not self.scene.show_mesh
+        self.changed = True
 
     def bind(self) -> None:
         for key, action in (("P", self.pause), ("R", self.reset), ("F", self.follow_next),
@@ -139,6 +145,8 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
     from stmocap.viewer.display import VirtualDisplay
     from stmocap.viewer.scene import Scene
 
+    if opts.overlay is not None and opts.record is None:
+        raise ValueError("--overlay needs --record (the overlay is drawn into the video)")
     display = None
     writer = None
     if opts.record is not None:
@@ -146,10 +154,16 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
 
         from stmocap.viewer.video import VideoWriter
 
-        writer = VideoWriter(opts.record, opts.width, opts.height, opts.fps)
+        wide = opts.width * (2 if opts.overlay else 1)
+        writer = VideoWriter(opts.record, wide, opts.height, opts.fps)
         if not os.environ.get("DISPLAY"):
             display = VirtualDisplay(opts.width + 64, opts.height + 64)
     scene = client = None
+    video = None
+    if opts.overlay is not None:
+        from stmocap.viewer.overlay import VideoFrames
+
+        video = VideoFrames(opts.overlay)
     try:
         scene = Scene(opts.width, opts.height, visible=opts.record is None)
         # Subscribe (and say hello) once the window is up: --wait-subscribers then starts the
@@ -180,13 +194,16 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
                 reason = "duration reached"
             if writer is not None and not new_data:
                 continue  # recording: one video frame per new stream frame
-            if not controls.paused:
+            if not controls.paused and (new_data or controls.changed):
+                controls.changed = False
                 scene.update(state)
             if not scene.render():
                 reason = "window closed"
             hud.frame(time.monotonic_ns(), state, new_data and got > 0)
             if writer is not None:
                 img = scene.capture()
+                if video is not None:
+                    img = np.hstack([img, _overlay_panel(video, state, img.shape[:2])])
                 writer.write(burn_text(img, hud.line(state)) if opts.hud else img)
             if time.monotonic() >= next_print and opts.hud:
                 next_print = time.monotonic() + 1.0
@@ -206,8 +223,36 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
             writer.close()
         if client is not None:
             client.close()
+        if video is not None:
+            video.close()
         if display is not None:
             display.close()
+
+
+def _overlay_panel(video: Any, state: StreamState, size: tuple[int, int]) -> np.ndarray:
+    """The newest frame's image with every person's mesh over it, letterboxed to ``size (H, W)``."""
+    import cv2
+    from stmocap.viewer import geometry as geo
+    from stmocap.viewer.overlay import render_overlay
+
+    H, W = size
+    panel = np.zeros((H, W, 3), np.uint8)
+    people = [p for p in state.persons.values() if p.vertices is not None]
+    if not people or state.faces is None:
+        return panel
+    index = max(p.mesh_frame_index for p in people)
+    image = video.get(index)
+    if image is None:
+        return panel
+    fx, fy, cx, cy, _, _ = geo.intrinsics_of(people[0].meta)
+    meshes = [(p.vertices, geo.track_colour(p.track)) for p in people if p.mesh_frame_index == index]
+    drawn = render_overlay(image, meshes, state.faces, fx, fy, cx, cy)
+    s = min(W / drawn.shape[1], H / drawn.shape[0])
+    small = cv2.resize(drawn, (int(drawn.shape[1] * s), int(drawn.shape[0] * s)),
+                       interpolation=cv2.INTER_AREA)
+    y, x = (H - small.shape[0]) // 2, (W - small.shape[1]) // 2
+    panel[y:y + small.shape[0], x:x + small.shape[1]] = small
+    return panel
 
 
 def _gone(state: StreamState) -> bool:

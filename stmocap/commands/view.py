@@ -15,7 +15,8 @@ def cmd_view(args: argparse.Namespace) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
     opts = ViewerOptions(endpoint=args.endpoint, record=args.record, frames=args.frames,
                          duration=args.duration, width=width, height=height, fps=args.fps,
-                         skeleton=args.skeleton, keys=args.keys, client=args.client)
+                         skeleton=args.skeleton, keys=args.keys, client=args.client,
+                         overlay=args.overlay)
     result = run_viewer(opts)
     print(f"viewer: {result.frames} frames in {result.wall_s:.1f} s ({result.fps:.1f} fps); "
           f"capture->display p50 {result.latency_ms_p50:.1f} ms, publish->display p50 "
@@ -58,6 +59,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--duration", type=float, default=0.0, help="stop after S seconds (default: none)")
     v.add_argument("--size", default="960x720", help="window / video size WxH (default: 960x720)")
     v.add_argument("--fps", type=float, default=30.0, help="--record frame rate (default: 30)")
+    v.add_argument("--overlay", metavar="VIDEO", help="with --record: the run's video file (or "
+                   "'demo') to draw the fitted meshes over, beside the 3D view")
     v.add_argument("--skeleton", action="store_true", help="start with skeletons instead of meshes")
     v.add_argument("--keys", type=Path, help="folder from `stmocap keys` for an encrypted stream")
     v.add_argument("--client", default="client", help="client key name (default: client)")
