@@ -12,6 +12,12 @@ joint ``Zrotation Xrotation Yrotation``: Euler angles in degrees, **intrinsic Z,
 same local rotation SMPL applies (``R_world_j = R_world_parent · R_local_j``, position
 ``p_j = p_parent + R_world_parent · OFFSET_j``).
 
+A BVH has one skeleton per file, so a track whose β changes from frame to frame (a live fit's
+does a little) is written with the mean β: bvhio's forward kinematics then match our body model's
+at that β with the recorded rotations and pelvis to < 1 mm (tested), and differ from the published
+``joints3d`` by the bone-length changes (on the live demo, β std 0.37: up to 13 cm at the hands;
+with a constant β they match the published joints to < 1 mm, tested).
+
 World frame (metres): y up, floor at y = 0. Each frame's ``T_world_cam`` when the recording has
 it (metric camera placement), else the camera turned upright (``diag(-1, -1, 1)``: x = the camera's
 left, y up, z forward) and lifted so that the take's lowest joint is at y = 0. The root rotation

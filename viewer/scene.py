@@ -81,7 +81,7 @@ class Scene:
         self.follow: int | None = None
         self._meshes: dict[int, Any] = {}
         self._skeletons: dict[int, Any] = {}
-        self._faces_id: int | None = None
+        self._faces: np.ndarray | None = None  # the triangle list the meshes were built with
         self.grid = self._lines(*geo.grid_lines(), colour=(0.45, 0.45, 0.5))
         self.vis.add_geometry(self.grid)
         self.frustum = self._lines(*geo.frustum_lines(500.0, 500.0, 319.5, 239.5, 640, 480),
@@ -138,8 +138,8 @@ class Scene:
             self.world.update(person.pose, person.vertices)
         T = self.world.camera_to_world
         self._update_frustum(state, T)
-        if state.faces is not None and id(state.faces) != self._faces_id:
-            self._faces_id = id(state.faces)
+        if state.faces is not None and state.faces is not self._faces:
+            self._faces = state.faces
             for track in list(self._meshes):  # a new triangle list: rebuild the meshes
                 self.vis.remove_geometry(self._meshes.pop(track), reset_bounding_box=False)
         seen = set()

@@ -39,7 +39,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, l
     pub = Publisher(endpoint, zmq.Context.instance(), queue_size=1000, stats_period=0.2)
     proc = subprocess.Popen([sys.executable, "-m", "stmocap", "listen", endpoint, "--record",
                              str(path), "--timeout", "120"], stderr=subprocess.PIPE, text=True)
-    sent: dict[int, list[dict]] = {0: [], 5: []}
+    sent: dict[int, list[dict]] = {0: [], 5: [], 9: []}
     try:
         pub.wait_for_clients(1, 60.0)
         for i in range(12):
@@ -50,6 +50,10 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, l
                 b = body.frame(phase=1.0 - 0.3 * i, x=0.8, depth=4.0, betas=BETAS)
                 pub.put(body_message(b, frame_index=i, track=5))
                 sent[5].append(b)
+            if i < 4:  # a shape that changes from frame to frame, as a live fit's does
+                c = body.frame(phase=0.2 * i, x=-1.0, depth=3.5, betas=BETAS * (i - 1.5))
+                pub.put(body_message(c, frame_index=i, track=9))
+                sent[9].append(c)
         pub.end()
         _, err = proc.communicate(timeout=120)
     finally:
@@ -81,6 +85,8 @@ def test_bvh_round_trip_with_bvhio_within_1mm(session, tmp_path: Path) -> None: 
     path, sent = session
     assert main(["export-motion", str(path), "--out-dir", str(tmp_path), "--fps", "30"]) == 0
     for track, frames in sent.items():
+        if track == 9:
+            continue  # changing shape: below
         bvh = tmp_path / f"take.track{track}.bvh"
         text = bvh.read_text()
         assert "CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation" in text
@@ -92,6 +98,25 @@ def test_bvh_round_trip_with_bvhio_within_1mm(session, tmp_path: Path) -> None: 
         ours[..., 1] -= ours[..., 1].min()
         err_mm = np.abs(got[:, cols] - ours).max() * 1000
         assert err_mm < 1.0, f"track {track}: bvhio joints differ by {err_mm:.3f} mm"
+    # A shape that changes: the BVH has one skeleton, the body model's at the track's mean β, so
+    # bvhio's joints match our body model's forward kinematics at that β with the recorded
+    # rotations and pelvis (and differ from the published joints by the bone-length changes).
+    import torch
+
+    frames = sent[9]
+    names, got = _bvhio_joints(tmp_path / "take.track9.bvh", len(frames))
+    body = SampleBody().body
+    rot = torch.as_tensor(np.stack([f["rotmats"] for f in frames]))
+    mean = torch.as_tensor(np.stack([f["betas"] for f in frames]).mean(0)).expand(len(frames), 10)
+    with torch.inference_mode():
+        fk = body(rot, mean).joints.numpy().astype(np.float64)
+    pelvis = np.stack([f["joints3d"][0] for f in frames]).astype(np.float64)
+    ours = (fk - fk[:, :1] + pelvis[:, None]) @ UPRIGHT.T
+    lowest = (np.stack([f["joints3d"] for f in frames]).astype(np.float64) @ UPRIGHT.T)[..., 1].min()
+    ours[..., 1] -= lowest
+    cols = [names.index(n) for n in SMPL_JOINT_NAMES]
+    err_mm = np.abs(got[:, cols] - ours).max() * 1000
+    assert err_mm < 1.0, f"changing shape: bvhio joints differ from our FK by {err_mm:.3f} mm"
     # Each track has its own shape: the second person's thigh is longer.
     legs = [np.linalg.norm(np.stack([f["joints3d"] for f in sent[t]])[:, 4] -
                            np.stack([f["joints3d"] for f in sent[t]])[:, 1], axis=-1).mean()
@@ -113,7 +138,7 @@ def test_npz_export_and_a_reader_tolerant_to_extra_keys(session, tmp_path: Path)
     richer = tmp_path / "richer.npz"
     np.savez(richer, **rec)
     tracks = read_session(richer)
-    assert sorted(tracks) == [0, 5] and len(tracks[0].frames) == 12 and len(tracks[5].frames) == 6
+    assert sorted(tracks) == [0, 5, 9] and len(tracks[0].frames) == 12 and len(tracks[5].frames) == 6
     assert tracks[5].frames.tolist() == [0, 2, 4, 6, 8, 10]
     assert main(["export-motion", str(richer), "--to", "npz", "--track", "0", "--out-dir",
                  str(tmp_path)]) == 0
