@@ -122,3 +122,35 @@ def test_world_frame_uses_published_placement_when_present(sample_body) -> None:
     T[1, 3] = 1.2
     world.update({**arrays, "T_world_cam": T})
     np.testing.assert_array_equal(world.camera_to_world, T)
+
+
+def test_key_actions_follow_toggle_pause_reset(xdisplay: str, sample_body) -> None:  # type: ignore[no-untyped-def]
+    from stmocap.viewer.app import Controls
+    from stmocap.viewer.scene import Scene
+
+    scene = Scene(320, 240, visible=False)
+    try:
+        state = _two_people(sample_body)
+        keys = Controls(scene, state)
+        keys.bind()  # P, R, F, M registered with the window
+        scene.update(state)
+        before = scene.vis.get_view_control().convert_to_pinhole_camera_parameters().extrinsic
+        keys.follow_next()
+        assert scene.follow == 0
+        scene.update(state)
+        following = scene.vis.get_view_control().convert_to_pinhole_camera_parameters().extrinsic
+        assert not np.allclose(before, following)  # the view moved to track 0's pelvis
+        keys.follow_next()
+        assert scene.follow == 1
+        keys.follow_next()
+        assert scene.follow is None
+        keys.toggle_mesh()
+        scene.update(state)
+        assert not scene._meshes and scene._skeletons
+        keys.pause()
+        assert keys.paused and keys.changed
+        keys.reset()
+        home = scene.vis.get_view_control().convert_to_pinhole_camera_parameters().extrinsic
+        np.testing.assert_allclose(home, before, atol=1e-6)
+    finally:
+        scene.close()
