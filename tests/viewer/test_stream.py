@@ -81,7 +81,10 @@ def test_a_slow_client_loses_old_messages_not_new_ones(sample_body, frames) -> N
             for i in range(400):  # 160 kB meshes and nobody reads meanwhile: the queues overflow
                 pub.put(body_message(frames[i % 3], frame_index=i, track=0))
             time.sleep(0.5)
-            pub.end()
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end:  # now read: the queues empty
+                client.poll(50)
+            pub.end()  # (an eos sent into a full queue would be lost like any message)
             _until(client, lambda: "mesh" in client.state.ended)
             state = client.state
             # What overflowed (ZeroMQ drops whatever does not fit) is counted by seq gaps.
