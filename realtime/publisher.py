@@ -9,6 +9,7 @@ an ``eos`` marker on every topic. ``docs/protocol.md`` is the contract; the fiel
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import threading
@@ -80,7 +81,12 @@ class Publisher:
     def put(self, msg: Message | str) -> None:
         self._check()
         self._inbox.put(msg)
-        self._wake_out.send(b"")
+        self._wake()
+
+    def _wake(self) -> None:
+        # Queue full: wake-ups are already pending, and the thread drains the whole inbox on each.
+        with contextlib.suppress(zmq.Again):
+            self._wake_out.send(b"", zmq.NOBLOCK)
 
     def wait_for_clients(self, count: int, timeout: float) -> None:
         """Block until ``count`` distinct clients said hello (see docs/protocol.md)."""
@@ -107,7 +113,7 @@ class Publisher:
     def close(self) -> None:
         if self._thread.is_alive():
             self._inbox.put(_STOP)
-            self._wake_out.send(b"")
+            self._wake()
             self._thread.join(5.0)
         for s in (self._wake_out, self._wake_in, self.sock):
             s.close()

@@ -278,15 +278,19 @@ class WebcamSource(FrameSource):
                      int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         self.stall_timeout = stall_timeout
         self.grabber = LatestFrameGrabber(self.cap, name=f"camera-{device}")
+        self._taken = 0
         self.description = f"camera {device} ({self.size[0]}×{self.size[1]}, {self.fps:g} fps)"
 
     def read(self) -> Frame | None:
         item = self.grabber.get(self.stall_timeout)
-        self.dropped = self.grabber.dropped
         if item is None:
+            self.dropped = self.grabber.dropped
             raise SourceError(f"camera stopped delivering frames (none for {self.stall_timeout:g} s)")
         img, t, number = item
-        # The grabbed frame's own number: frames the grabber overwrote leave a gap, as drops do.
+        # The grabbed frame's own number: frames the grabber overwrote leave a gap, and the drops
+        # counted with this frame are exactly the frames before it that were never delivered.
+        self.dropped = number - self._taken
+        self._taken += 1
         return Frame(number, _cv2().cvtColor(img, _cv2().COLOR_BGR2RGB), t)
 
     def close(self) -> None:

@@ -102,6 +102,8 @@ def test_document_tables_match_the_schema() -> None:
     # The free body's mesh size, not SMPL's alone.
     assert "13,718" in text and "6,890" in text
     assert "--wait-subscribers" in text and "hello.<id>" in text and "0600" in text
+    assert "## Compatibility: what bumps the version" in text
+    assert "clients must ignore header fields, meta keys and arrays" in text
 
 
 # --- a live run, read by a client written from the document --------------------------------------
@@ -381,3 +383,30 @@ def test_listen_reference_client_ends_on_any_topic_and_names_the_gaps(tmp_path: 
     assert "stream ended" in last and "'mesh': 25" in last, err  # a client of mesh only ends too
     assert "lost here 0" in last
 
+
+
+def test_the_documents_reference_client_runs_against_a_live_stream(tmp_path: Path) -> None:
+    text = DOC.read_text()
+    section = text[text.index("## Reference client"):]
+    code = section[section.index("```python") + len("```python"):]
+    code = code[:code.index("```")]
+    ep = _endpoint()
+    client_py = tmp_path / "client.py"
+    client_py.write_text(code.replace("tcp://127.0.0.1:5556", ep))
+    client = subprocess.Popen([sys.executable, str(client_py)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        video = write_video(tmp_path / "clip.avi", 20)
+        estimates = save_estimates(tmp_path / "est.npz", make_estimates(20))
+        run = subprocess.run(
+            [sys.executable, "-m", "stmocap", "run", "--source", str(video), "--profile", "replay",
+             "--estimates", str(estimates), "--endpoint", ep, "--wait-subscribers", "1",
+             "--window", "8", "--stride", "2", "--lookahead", "3"],
+            capture_output=True, text=True, timeout=120)
+        out, err = client.communicate(timeout=30)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert run.returncode == 0, run.stderr
+    assert client.returncode == 0, err  # it saw the end of both its topics and stopped
+    assert [int(line.split()[0]) for line in out.splitlines()] == list(range(20))

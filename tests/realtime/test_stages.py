@@ -39,6 +39,7 @@ def test_tracks_that_come_and_go_match_offline(stride: int, lookahead: int) -> N
         out += run_chain(stages, _frame(seq, tracks))
     out += run_chain(stages, Message(kind=EOS, seq=20))
     params = [m for m in out if m.kind == "params"]
+    assert [m.seq for m in out if m.kind == "progress"] == list(range(20))  # one per frame
     for tid, est, first in ((7, a, 0), (3, b, 5)):
         mine = [m for m in params if m.track == tid]
         assert [m.seq for m in mine] == list(range(first, first + len(est["pose_6d"])))
@@ -68,3 +69,20 @@ def test_body_stage_places_the_body_in_the_image() -> None:
     assert 300 < pelvis[0] < 500 and 100 < pelvis[1] < 400
     assert j2d[15, 1] < j2d[7, 1]
     assert body.arrays["transl"][2] > 0
+
+
+def test_frames_without_a_person_are_counted_on_every_later_frame() -> None:
+    plan = WindowPlan(window=4, stride=1, lookahead=0)
+    est = make_estimates(12, seed=3)
+    stages = [WindowStage(plan), TemporalStage(None), StitchStage(plan)]
+    out: list[Message] = []
+    for seq in range(12):
+        visible = not 4 <= seq < 7  # frames 4, 5, 6: nobody
+        out += run_chain(stages, _frame(seq, {0: {k: v[seq] for k, v in est.items()}} if visible
+                                        else {}))
+    out += run_chain(stages, Message(kind=EOS, seq=12))
+    progress = {m.seq: m.meta["no_person"] for m in out if m.kind == "progress"}
+    assert progress == {i: min(max(i - 3, 0), 3) for i in range(12)}
+    params = {m.seq: m.meta["no_person"] for m in out if m.kind == "params"}
+    assert sorted(params) == [0, 1, 2, 3, 7, 8, 9, 10, 11]
+    assert all(n == (0 if f < 4 else 3) for f, n in params.items())
