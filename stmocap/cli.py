@@ -135,13 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="timed forward passes (default: 10)")
     b.set_defaults(func=_cmd_inspect_body)
 
-    from stmocap.commands import bench, evaluate, export, render, run
+    from stmocap.commands import bench, bridge, evaluate, export, motion, render, run, view
 
     run.add_parsers(sub)
     export.add_parsers(sub)
     bench.add_parser(sub)
     evaluate.add_parser(sub)
     render.add_parser(sub)
+    view.add_parsers(sub)  # after run: adds run --view
+    motion.add_parser(sub)
+    bridge.add_parser(sub)
     from stmocap.training.cli import add_train_data_parser, add_train_parser
 
     add_train_parser(sub)

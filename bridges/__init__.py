@@ -1,0 +1,1 @@
+"""Bridges from the published stream to other apps: VMC (OSC over UDP) for Unity/Blender."""

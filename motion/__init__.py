@@ -1,0 +1,1 @@
+"""Recorded sessions (``listen --record`` files) and motion export (BVH)."""
