@@ -70,10 +70,10 @@ POSE_ARRAY_SPECS = (
     ArraySpec("betas", "float32", (10,)),
     ArraySpec("cam", "float32", (3,)),
     ArraySpec("transl", "float32", (3,)),
+    ArraySpec("pelvis", "float32", (3,)),
     ArraySpec("joints3d", "float32", (24, 3)),
     ArraySpec("joints2d", "float32", (24, 2)),
     ArraySpec("box", "float32", (4,)),
-    ArraySpec("pelvis", "float32", (3,)),
     ArraySpec("T_world_cam", "float32", (4, 4)),
     ArraySpec("pelvis_world", "float32", (3,)),
     # v2 additions go here (see docs/protocol.md, "Adding fields").

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import numpy as np
+from stmocap.models.camera.floor import normal_from_angles, world_from_floor
 
 # (joint, axis-angle in radians, SMPL body frame: x = body's left, y up, z forward).
 SAMPLE_POSE_AA: dict[int, tuple[float, float, float]] = {
@@ -67,7 +68,9 @@ class SampleBody:
               image_size: tuple[int, int] = (640, 480), focal: float = 600.0,
               betas: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Arrays of one pose (``rotmats``, ``pose_aa``, ``betas``, ``cam``, ``transl``,
-        ``joints3d``, ``joints2d``, ``box``) and ``vertices (V, 3)``, float32, camera frame."""
+        ``joints3d``, ``joints2d``, ``box``, ``pelvis``, ``T_world_cam``, ``pelvis_world``) and
+        ``vertices (V, 3)``, float32, camera frame (``T_world_cam``: a level camera, the floor under
+        the feet)."""
         torch = self.torch
         aa = sample_pose_aa(phase)
         rot = np.stack([_rotmat(a) for a in aa])
@@ -81,11 +84,17 @@ class SampleBody:
         uv = joints[:, :2] * focal / joints[:, 2:3] + np.array([(W - 1) / 2, (H - 1) / 2])
         box = np.array([*uv.min(0), *uv.max(0)])
         f32 = np.float32
+        # A level camera whose floor (docs/camera.md's world frame: y up, floor y = 0) touches the
+        # body's lowest point (camera y points down).
+        verts = out.vertices[0].numpy()
+        T = world_from_floor(normal_from_angles(0.0), float(verts[:, 1].max()))
         return {"rotmats": rot.astype(f32), "pose_aa": aa.reshape(72).astype(f32),
                 "betas": b, "cam": np.array([1.0, 0.0, 0.0], f32),
                 "transl": transl.astype(f32), "joints3d": joints.astype(f32),
                 "joints2d": uv.astype(f32), "box": box.astype(f32),
-                "vertices": out.vertices[0].numpy().astype(f32)}
+                "pelvis": joints[0].astype(f32), "T_world_cam": T.astype(f32),
+                "pelvis_world": (T[:3, :3] @ joints[0] + T[:3, 3]).astype(f32),
+                "vertices": verts.astype(f32)}
 
 
 def body_message(arrays: dict[str, np.ndarray], frame_index: int, track: int = 0,
@@ -93,10 +102,17 @@ def body_message(arrays: dict[str, np.ndarray], frame_index: int, track: int = 0
                  fps: float = 30.0) -> Any:
     """The graph's ``body`` message for :class:`stmocap.realtime.publisher.Publisher` (it
     publishes ``pose`` and ``mesh`` from it)."""
+    from stmocap.models.camera import Intrinsics
     from stmocap.realtime.messages import Message
 
     now = time.monotonic_ns()
+    T = arrays.get("T_world_cam")
+    height = float(T[1, 3]) if T is not None else 0.0
     return Message(kind="body", seq=frame_index, stream="main", frame_index=frame_index,
                    track=track, t_capture_ns=now, stamps={"source": now}, arrays=dict(arrays),
-                   meta={"image_size": list(image_size), "focal": focal, "fps": fps, "windows": 1,
-                         "dropped": 0, "no_person": 0})
+                   meta={"image_size": list(image_size),
+                         "intrinsics": Intrinsics(focal, focal, (image_size[0] - 1) / 2,
+                                                  (image_size[1] - 1) / 2, image_size).to_meta(),
+                         "world_frame": {"stable": True, "camera_height": height, "camera_pitch": 0.0,
+                                         "camera_roll": 0.0, "contacts": 0},
+                         "fps": fps, "windows": 1, "dropped": 0, "unreadable": 0, "no_person": 0})

@@ -79,6 +79,18 @@ def _bvhio_joints(path: Path, frames: int) -> tuple[list[str], np.ndarray]:
     return names, out
 
 
+def _world(points: np.ndarray, frames: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Camera-frame ``points (N, J, 3)`` in the world frame the BVH uses: the published
+    ``T_world_cam`` where the frames carry it, else upright with the take's lowest joint on y = 0."""
+    if "T_world_cam" in frames[0]:
+        T = np.stack([f["T_world_cam"] for f in frames]).astype(np.float64)
+        return np.einsum("nij,nkj->nki", T[:, :3, :3], points) + T[:, None, :3, 3]
+    lowest = (np.stack([f["joints3d"] for f in frames]).astype(np.float64) @ UPRIGHT.T)[..., 1].min()
+    out = points @ UPRIGHT.T
+    out[..., 1] -= lowest
+    return out
+
+
 def test_bvh_round_trip_with_bvhio_within_1mm(session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from stmocap.models.body.synthetic import SMPL_JOINT_NAMES
 
@@ -93,9 +105,8 @@ def test_bvh_round_trip_with_bvhio_within_1mm(session, tmp_path: Path) -> None: 
         assert f"Frames: {len(frames)}" in text and "Frame Time: 0.03333333" in text
         names, got = _bvhio_joints(bvh, len(frames))
         cols = [names.index(n) for n in SMPL_JOINT_NAMES]  # End Sites are not joints in bvhio
-        # Ours: the published camera-frame joints, upright, the take's lowest joint on y = 0.
-        ours = np.stack([f["joints3d"] for f in frames]).astype(np.float64) @ UPRIGHT.T
-        ours[..., 1] -= ours[..., 1].min()
+        # Ours: the published camera-frame joints in the published world frame.
+        ours = _world(np.stack([f["joints3d"] for f in frames]).astype(np.float64), frames)
         err_mm = np.abs(got[:, cols] - ours).max() * 1000
         assert err_mm < 1.0, f"track {track}: bvhio joints differ by {err_mm:.3f} mm"
     # A shape that changes: the BVH has one skeleton, the body model's at the track's mean β, so
@@ -111,9 +122,7 @@ def test_bvh_round_trip_with_bvhio_within_1mm(session, tmp_path: Path) -> None: 
     with torch.inference_mode():
         fk = body(rot, mean).joints.numpy().astype(np.float64)
     pelvis = np.stack([f["joints3d"][0] for f in frames]).astype(np.float64)
-    ours = (fk - fk[:, :1] + pelvis[:, None]) @ UPRIGHT.T
-    lowest = (np.stack([f["joints3d"] for f in frames]).astype(np.float64) @ UPRIGHT.T)[..., 1].min()
-    ours[..., 1] -= lowest
+    ours = _world(fk - fk[:, :1] + pelvis[:, None], frames)
     cols = [names.index(n) for n in SMPL_JOINT_NAMES]
     err_mm = np.abs(got[:, cols] - ours).max() * 1000
     assert err_mm < 1.0, f"changing shape: bvhio joints differ from our FK by {err_mm:.3f} mm"
@@ -133,7 +142,7 @@ def test_npz_export_and_a_reader_tolerant_to_extra_keys(session, tmp_path: Path)
     T = np.tile(np.eye(4, dtype=np.float32), (n, 1, 1))
     T[:, :3, :3] = UPRIGHT
     T[:, 1, 3] = 1.5
-    rec.update(frame_index=rec["seq"].copy(), seq=np.arange(n), T_world_cam=T,
+    rec.update(frame_index=rec.get("frame_index", rec["seq"]).copy(), seq=np.arange(n), T_world_cam=T,
                pelvis=rec["joints3d"][:, 0], stream_seq=np.arange(n), note=np.array(["x"] * n))
     richer = tmp_path / "richer.npz"
     np.savez(richer, **rec)

@@ -210,12 +210,17 @@ def _body(frame: int, t_ns: int) -> Message:
     rng = np.random.default_rng(frame)
     arrays = {k: rng.normal(size=s).astype(np.float32) for k, s in (
         ("rotmats", (24, 3, 3)), ("pose_aa", (72,)), ("betas", (10,)), ("cam", (3,)),
-        ("transl", (3,)), ("joints3d", (24, 3)), ("joints2d", (24, 2)), ("box", (4,)),
-        ("vertices", (13718, 3)))}
+        ("transl", (3,)), ("pelvis", (3,)), ("joints3d", (24, 3)), ("joints2d", (24, 2)),
+        ("box", (4,)), ("T_world_cam", (4, 4)), ("pelvis_world", (3,)), ("vertices", (13718, 3)))}
     msg = Message(kind="body", seq=frame, stream="main", track=0, t_capture_ns=t_ns,
                   stamps={"source": t_ns + 1, "body": t_ns + 2}, arrays=arrays,
-                  meta={"image_size": [160, 120], "focal": 200.0, "fps": 30.0, "windows": 1,
-                        "dropped": 0, "no_person": 0, "rejected": {"1": 2}})
+                  meta={"image_size": [160, 120],
+                        "intrinsics": {"fx": 200.0, "fy": 200.0, "cx": 80.0, "cy": 60.0,
+                                       "size": [160, 120], "dist": []},
+                        "world_frame": {"stable": False, "camera_height": 0.0, "camera_pitch": 0.0,
+                                        "camera_roll": 0.0, "contacts": 0},
+                        "fps": 30.0, "windows": 1, "dropped": 0, "unreadable": 0, "no_person": 0,
+                        "rejected": {"1": 2}})
     msg.frame_index = frame  # set after construction so this runs against schema v1 code too
     return msg
 
@@ -378,7 +383,8 @@ def test_listen_reference_client_ends_on_any_topic_and_names_the_gaps(tmp_path: 
         if listen.poll() is None:
             listen.kill()
     assert run.returncode == 0, run.stderr
-    assert "no person 5," in run.stderr.strip().splitlines()[-1]  # the run's own summary line
+    summary = [ln for ln in run.stderr.splitlines() if ln.startswith("done:")][-1]  # the run's own
+    assert ", no person 5" in summary + ",", summary
     last = err.strip().splitlines()[-1]
     assert "stream ended" in last and "'mesh': 25" in last, err  # a client of mesh only ends too
     assert "lost here 0" in last

@@ -43,12 +43,16 @@ class Publisher:
         arrays = {"rotmats": np.full((24, 3, 3), i, np.float32)}
         if payload:
             arrays["blob"] = np.full(payload // 4, i, np.float32)
-        msg = Message(kind="pose", seq=i, track=0, t_capture_ns=time.monotonic_ns(), arrays=arrays,
-                      meta={"frame_index": i, "fps": 30.0, "note": "text is not recorded"})
+        msg = Message(kind="pose", seq=i, frame_index=i, track=0, t_capture_ns=time.monotonic_ns(),
+                      arrays=arrays, meta={"fps": 30.0, "note": "text is not recorded"})
         self.sock.send_multipart([b"pose", *encode(msg)])
 
     def end(self) -> None:
-        self.sock.send_multipart([b"stats", *encode(Message(kind="stats", meta={"eos": True}))])
+        """The end of stream of docs/protocol.md: an ``eos`` message on every topic."""
+        from stmocap.realtime.protocol_schema import TOPICS
+
+        for topic in TOPICS:
+            self.sock.send_multipart([topic.encode(), *encode(Message(kind="eos", meta={"eos": True}))])
 
     def close(self) -> None:
         self.sock.close(0)
