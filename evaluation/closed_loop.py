@@ -7,8 +7,8 @@ part under each variant:
 * ``raw``: the per-frame estimates as they are;
 * ``stitched``: windows → temporal (none: per-frame estimates) → overlap averaging, no filter;
 * ``filtered``: the same plus the One-Euro filter on the video's timestamps;
-* ``learned``: windows → the temporal network (``--temporal net``; it needs per-frame features,
-  which the lite profile does not produce) → averaging.
+* ``learned``: windows → the temporal network (``--temporal net``; it needs per-frame features:
+  the lite profile's are BlazePose's, ``feats (T, 231)``, for a lite network) → averaging.
 
 Metrics (evaluation.metrics, 24 SMPL joints of the free body, camera frame, pelvis-aligned):
 MPJPE, PA-MPJPE, ACC-ERR over frames where the person was detected; detection rate over all.

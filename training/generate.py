@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from stmocap.models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from stmocap.models.temporal.features import FEATURE_DIM, blazepose_features
+from stmocap.models.temporal.features import FEATURE_DIM
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class GenerateConfig:
     azimuth: float = field(default=90.0, metadata={
         "help": "views are filmed from azimuths drawn in ± this many degrees (elevation 0..20°, "
                 "distance 2.8..4.5 m)"})
+    fov_jitter: float = field(default=0.0, metadata={
+        "help": "views' field of view drawn in 60° ± this many degrees (0: the scene's 60°)"})
 
 
 def _rows(motion_name: str, view: int, video: Path, gt: dict[str, np.ndarray], cfg: Any,
@@ -63,8 +65,7 @@ def _rows(motion_name: str, view: int, video: Path, gt: dict[str, np.ndarray], c
                     if len(a["track_ids"]) and ests:
                         e = ests[0].arrays
                         box = a["boxes"][0]
-                        feats[t] = blazepose_features(a["landmarks"][0], a["world"][0], box,
-                                                      tuple(det.meta["image_size"]))
+                        feats[t] = e["feats"][0]  # what the stream feeds the network
                         init_pose[t] = e["pose_6d"][0].reshape(-1)
                         init_shape[t], init_cam[t] = e["betas"][0], e["cam"][0]
                         centre, half = (box[:2] + box[2:]) / 2, float(box[2] - box[0]) / 2
@@ -117,6 +118,9 @@ def generate(gen: GenerateConfig, cfg: Any, out: Path, cache: Path, background: 
                             azimuth=float(rng.uniform(-gen.azimuth, gen.azimuth)),
                             elevation=float(rng.uniform(0.0, 20.0)),
                             distance=float(rng.uniform(2.8, 4.5)))
+            if gen.fov_jitter:  # drawn after the placement, so views without it are unchanged
+                scene = replace(scene, fov=float(scene.fov + rng.uniform(-gen.fov_jitter,
+                                                                         gen.fov_jitter)))
             video, gt_path = render_cached(motion, scene, cache, cfg.body.smpl)
             with np.load(gt_path) as f:
                 gt = {k: f[k] for k in ("pose", "betas", "cam_rot", "joints3d", "joints2d")}

@@ -15,6 +15,7 @@ from stmocap.models.camera import Intrinsics, fit_translation, undistort_pixels
 from stmocap.models.ik.correspondence import TARGET_JOINTS, joint_targets
 from stmocap.models.ik.solver import IKConfig, IKResult, IKSolver, fit_weak_perspective
 from stmocap.models.rotations import matrix_to_rotation_6d
+from stmocap.models.temporal.features import FEATURE_DIM, blazepose_features
 from stmocap.realtime.camera import CameraConfig, IntrinsicsResolver
 from stmocap.realtime.messages import Message, content_time
 from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, image_size, schemas
@@ -104,8 +105,10 @@ class IKPerFrame(Stage):
     Each track is warm-started from its previous frame. ``transl (T, 3)`` is SMPL's translation in
     the camera frame (metres), fitted by perspective to the undistorted 2D landmarks under the
     run's intrinsics (warm-started from the track's previous ``transl``); the weak-perspective
-    ``cam`` of the box is kept for models that take it. ``meta["intrinsics"]`` says which
-    intrinsics were used (:meth:`Intrinsics.to_meta`).
+    ``cam`` of the box is kept for models that take it. ``feats (T, 231)`` are the lite temporal
+    network's per-frame features H (:func:`blazepose_features` of the track's landmarks, world
+    points and box), so ``--temporal net`` can run a lite network on the windows. ``meta
+    ["intrinsics"]`` says which intrinsics were used (:meth:`Intrinsics.to_meta`).
     """
 
     name = "perframe"
@@ -169,5 +172,7 @@ class IKPerFrame(Stage):
                   "betas": np.stack([s[1] for s in solved]) if solved else np.zeros((0, 10), np.float32),
                   "cam": np.stack([s[2] for s in solved]) if solved else np.zeros((0, 3), np.float32),
                   "transl": np.stack([s[3] for s in solved]) if solved else
-                  np.zeros((0, 3), np.float32)}
+                  np.zeros((0, 3), np.float32),
+                  "feats": blazepose_features(a["landmarks"][:, :, :4], a["world"], a["boxes"], size)
+                  if solved else np.zeros((0, FEATURE_DIM), np.float32)}
         return [msg.derive("estimates", arrays, {**msg.meta, "intrinsics": intr.to_meta()})]

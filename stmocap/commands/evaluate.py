@@ -38,9 +38,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from stmocap.groundtruth.scene import SceneConfig
 
     cfg = pipeline_config(args, extra={"closed_loop": ClosedLoopConfig})
-    if cfg.temporal.temporal == "net" and cfg.perframe.profile == "lite":
-        raise ValueError("--temporal net needs per-frame image features, which the lite profile does "
-                         "not produce; evaluate it with --temporal none")
     loop = build_config(ClosedLoopConfig, args, args.config, "closed_loop")
     motions = load_motions()
     names = list(motions) if loop.clips == "all" else [c.strip() for c in loop.clips.split(",")]

@@ -103,6 +103,23 @@ def test_streaming_equals_offline(media: dict[str, Path], stride: int, lookahead
     np.testing.assert_allclose(got_lin, lin, atol=1e-6, rtol=0)
 
 
+def test_streaming_equals_offline_lite_network(tmp_path: Path) -> None:
+    """The lite network on vector features ``feats (T, 231)`` (the lite per-frame stage's): the
+    stream gives what the offline windows + stitching give, at the real-time lookahead."""
+    est = make_estimates(40, seed=3, feats_shape=(231,))
+    video, path = write_video(tmp_path / "clip.avi", 40), save_estimates(tmp_path / "est.npz", est)
+    plan = WindowPlan(window=16, stride=1, lookahead=0)
+    ep = _endpoint()
+    sub = Subscriber(ep)
+    run_graph(_config(video, path, ep, plan=plan, temporal=TemporalConfig(temporal="net", preset="lite")))
+    poses = sub.join() and sub.topic("pose")
+    rot, lin = offline_reference(est, plan, open_model_engine("temporal", "lite"))
+    assert [m.seq for m in poses] == list(range(40))
+    np.testing.assert_allclose(np.stack([m.arrays["rotmats"] for m in poses]), rot, atol=1e-5, rtol=0)
+    got_lin = np.stack([np.concatenate([m.arrays["betas"], m.arrays["cam"]]) for m in poses])
+    np.testing.assert_allclose(got_lin, lin, atol=1e-5, rtol=0)
+
+
 def test_slow_subscriber_does_not_slow_the_pipeline(media: dict[str, Path]) -> None:
     ep = _endpoint()
     cfg = _config(media["long"], media["long_est"], ep, graph=GraphConfig(wait_subscribers=2))

@@ -56,6 +56,58 @@ def test_no_person_gives_no_track(stages: list) -> None:
     assert out.arrays["track_ids"].shape == (0,) and stages[1].previous == {}
 
 
+def test_lite_stage_emits_the_network_features(stages: list) -> None:
+    """``feats (T, 231)``: the lite network's H of each track, from its detection."""
+    from skimage import data
+    from stmocap.models.temporal.features import FEATURE_DIM, blazepose_features
+
+    img = data.astronaut()
+    det = run_chain(stages[:1], _frame(img))[0]
+    out = run_chain(stages[1:], det)[0]
+    a = det.arrays
+    assert out.arrays["feats"].shape == (1, FEATURE_DIM) and out.arrays["feats"].dtype == np.float32
+    want = blazepose_features(a["landmarks"][0], a["world"][0], a["boxes"][0], img.shape[1::-1])
+    np.testing.assert_array_equal(out.arrays["feats"][0], want)
+    empty = run_chain(stages, _frame(np.full((240, 320, 3), 20, np.uint8)))[0]
+    assert empty.arrays["feats"].shape == (0, FEATURE_DIM)
+
+
+def _lite_graph_poses(frames: int, temporal: object) -> list:
+    import socket
+
+    from stmocap.realtime.graph import run_graph
+    from stmocap.realtime.pipeline import GraphConfig, PipelineConfig, PublishConfig
+    from stmocap.realtime.sources import SourceConfig
+
+    from .helpers import Subscriber
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        ep = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    sub = Subscriber(ep, ("pose", "stats"))
+    cfg = PipelineConfig(source=SourceConfig(source="demo"), publish=PublishConfig(endpoint=ep),
+                         graph=GraphConfig(frames=frames, wait_subscribers=1), temporal=temporal)
+    run_graph(cfg)
+    sub.join()
+    return sub.topic("pose")
+
+
+def test_lite_graph_with_an_untrained_lite_network() -> None:
+    """``--temporal net --preset lite`` on the lite profile runs end to end, and the untrained
+    network (g starts from the input Θ_init, ω_init; decoders near zero, ζ's head zero) returns the
+    IK pose within a degree; β starts from the mean shape, not from IK's."""
+    from stmocap.realtime.pipeline import TemporalConfig
+
+    net = _lite_graph_poses(18, TemporalConfig(temporal="net", preset="lite"))
+    ik = _lite_graph_poses(18, TemporalConfig(temporal="none"))
+    assert [m.frame_index for m in net] == [m.frame_index for m in ik] == list(range(18))
+    rel = np.stack([a.arrays["rotmats"].transpose(0, 2, 1) @ b.arrays["rotmats"]
+                    for a, b in zip(net, ik, strict=True)])
+    angle = np.degrees(np.arccos(np.clip((np.trace(rel, axis1=-2, axis2=-1) - 1) / 2, -1, 1)))
+    assert angle.max() < 1.0, angle.max()
+    assert all(np.abs(m.arrays["betas"]).max() < 0.05 for m in net)  # mean β (zero) + a small decoder
+
+
 def test_lite_profile_through_the_graph() -> None:
     """``stmocap run --source demo`` in miniature: a real person in, SMPL bodies out."""
     import socket
