@@ -22,11 +22,11 @@ import numpy as np
 import zmq
 from stmocap.realtime.messages import Message, encode
 from stmocap.realtime.protocol_schema import HELLO_PREFIX, POSE_ARRAYS, POSE_META, TOPICS
+from stmocap.realtime.schema import COUNTERS
 from stmocap.realtime.stats import StreamStats
 
-# Running totals carried in frames' meta: the stats have them all; pose messages carry those of
-# the gap rule (docs/protocol.md, "Gaps").
-COUNTERS = ("dropped", "unreadable", "no_person", "more_people")
+# Pose messages carry the running totals of the gap rule (docs/protocol.md, "Gaps"); the stats
+# carry all of COUNTERS.
 POSE_COUNTERS = ("dropped", "unreadable", "no_person")
 
 _END = "end"

@@ -56,8 +56,8 @@ F32 = ("float32",)
 I64 = ("int64",)
 KINDS = frozenset({"frame", "detections", "estimates", "windows", "params", "progress", "faces",
                    "body", "eos"})  # every kind that travels between processes
-# Running totals every message may carry in its meta (the publisher sums them into the stats).
-COUNTS = ("dropped", "unreadable", "no_person", "more_people")
+# Running totals every message may carry in its meta (the publisher puts them in the stats).
+COUNTERS = ("dropped", "unreadable", "no_person", "more_people")
 
 
 def schemas(kinds: Mapping[str, KindSchema]) -> Mapping[str, KindSchema]:
@@ -109,7 +109,7 @@ def validate(msg: Message, stages: Sequence[Any]) -> None:
     if msg.kind not in KINDS:
         raise MessageError(f"unknown message kind {msg.kind[:40]!r}")
     # What every worker reads from every message (counts carried along for the stats).
-    for key in COUNTS:
+    for key in COUNTERS:
         n = msg.meta.get(key, 0)
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise MessageError(f"meta '{key}' must be a non-negative integer")

@@ -58,12 +58,12 @@ class BlazePoseDetect(Stage):
             engine.warmup(calls=1)
         self.pose = BlazePose(detector=engine_network(self.engines[0]),
                               landmarker=engine_network(self.engines[1]), smooth=smooth)
-        self.counts = {"no_person": 0, "more_people": 0}  # frames so far, in every message's meta
+        # Frames so far where the detector saw more people than the one followed (it runs when
+        # tracking starts or is lost; a tracked frame has no count), in every message's meta.
+        # Frames without a person are counted for every profile by the stitch stage.
+        self.counts = {"more_people": 0}
 
-    def _count(self, found: bool) -> dict[str, int]:
-        """Frames with nobody found, and frames where the detector saw more people than the one
-        followed (it runs when tracking starts or is lost; a tracked frame has no count)."""
-        self.counts["no_person"] += not found
+    def _count(self) -> dict[str, int]:
         self.counts["more_people"] += (self.pose.seen or 0) > 1
         return dict(self.counts)
 
@@ -76,7 +76,7 @@ class BlazePoseDetect(Stage):
         image = msg.arrays["image"]
         h, w = image.shape[:2]
         result = self.pose(image, content_time(msg))
-        meta = {**msg.meta, "image_size": [w, h], **self._count(result is not None)}
+        meta = {**msg.meta, "image_size": [w, h], **self._count()}
         if result is None:
             arrays = {"track_ids": np.zeros(0, np.int64), "boxes": np.zeros((0, 4), np.float32),
                       "landmarks": np.zeros((0, 33, 5), np.float32),

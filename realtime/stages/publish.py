@@ -14,8 +14,8 @@ from typing import Any
 
 import zmq
 from stmocap.realtime.messages import Message
-from stmocap.realtime.publisher import COUNTERS, Publisher, drain
-from stmocap.realtime.schema import ArrayRule, KindSchema, schemas
+from stmocap.realtime.publisher import Publisher, drain
+from stmocap.realtime.schema import COUNTERS, ArrayRule, KindSchema, schemas
 from stmocap.realtime.stages.base import EOS, Stage
 from stmocap.realtime.stats import StreamStats
 
