@@ -9,7 +9,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -22,6 +21,7 @@ from stmocap.realtime.publisher import Publisher
 from stmocap.viewer.geometry import UPRIGHT
 from stmocap.viewer.sample import SampleBody, body_message
 
+from .chromium import Browser
 from .test_vmc import _free_port
 
 pytest.importorskip("websockets", reason="websockets is not installed (stmocap[bridge])")
@@ -111,30 +111,22 @@ def test_serves_the_page_and_json_of_the_pose_topic(bridge) -> None:  # type: ig
         assert p["meta"]["image_size"] == [640, 480]
 
 
-def _chromium(*args: str) -> subprocess.CompletedProcess:
-    with tempfile.TemporaryDirectory() as profile:
-        return subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--use-angle=swiftshader",
-             "--enable-unsafe-swiftshader", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run",
-             f"--user-data-dir={profile}", "--window-size=640,480", "--virtual-time-budget=8000",
-             *args], capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; "
                     ".ci/run installs it)")
 def test_page_in_headless_chromium_connects_receives_and_draws(bridge, tmp_path) -> None:  # type: ignore[no-untyped-def]
     url, _, _ = bridge
-    dom = _chromium("--dump-dom", url + "/")
-    assert "frames " in dom.stdout and "people 1" in dom.stdout, dom.stdout[-2000:] + dom.stderr[-2000:]
-    shot = tmp_path / "page.png"
-    out = _chromium(f"--screenshot={shot}", url + "/")
-    assert shot.exists(), out.stderr[-2000:]
+    with Browser(CHROMIUM) as browser:  # type: ignore[arg-type]
+        browser.open(url + "/")
+        # The page's own count of poses drawn (its title), then what is on screen.
+        browser.wait_for("document.title.startsWith('stmocap ') && +document.title.slice(8) >= 5")
+        dom = browser.dom()
+        assert "frames " in dom and "people 1" in dom, dom[-2000:]
+        shot = browser.screenshot(tmp_path / "page.png")
     img = cv2.imread(str(shot))[..., ::-1].astype(np.int16)
     # Background #1f1f24; track 0's skeleton #e69f00 (orange) joints and bones.
     orange = (np.abs(img - np.array([0xE6, 0x9F, 0x00])).max(axis=-1) < 40)
     ys, xs = np.nonzero(orange)
-    assert len(ys) > 150, f"{len(ys)} skeleton pixels"
+    assert len(ys) > 150, f"{len(ys)} skeleton pixels (screenshot {shot})"
     assert ys.max() - ys.min() > 60 and xs.max() - xs.min() > 20  # a whole body, not a dot
     grid = (np.abs(img - 0x73).max(axis=-1) < 25).sum()
     assert grid > 500  # the floor grid

@@ -32,10 +32,14 @@ class Publisher:
         port = self.sock.bind_to_random_port("tcp://127.0.0.1")
         self.endpoint = f"tcp://127.0.0.1:{port}"
 
-    def wait_subscribed(self, topic: bytes = b"pose", timeout: float = 60.0) -> None:
+    def wait_subscribed(self, timeout: float = 60.0) -> None:
+        """Until the listener's ``hello.<id>`` subscription arrives: it subscribes to it after
+        its topics (docs/protocol.md), so every topic's ``eos`` then reaches it."""
+        from stmocap.realtime.protocol_schema import HELLO_PREFIX
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.sock.poll(200) and self.sock.recv() == b"\x01" + topic:
+            if self.sock.poll(200) and self.sock.recv().startswith(b"\x01" + HELLO_PREFIX):
                 return
         raise AssertionError("the listener never subscribed")
 
