@@ -20,6 +20,7 @@ from stmocap.config import ConfigError, build_config, load_toml_table
 Positions = Literal["served", "all"]
 DataFormat = Literal["auto", "vibe", "stmocap"]
 LOSS_TERMS = ("pose", "shape", "joints3d", "joints2d", "accel")
+SERVED_TERMS = ("served_accel", "served_velocity")
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,16 @@ class LossConfig:
                                                         "the paper)"})
     coarse: float = field(default=0.0, metadata={"help": "factor of the same loss on g's coarse "
                                                          "output (0: refined only, as the paper)"})
+    served_accel: float = field(default=0.0, metadata={
+        "help": "weight of the acceleration of the served stream: second differences of the "
+                "aligned 3D joints that consecutive windows serve (needs [train] served_run >= 3; "
+                "not in the paper)"})
+    served_velocity: float = field(default=0.0, metadata={
+        "help": "weight of the velocity of the served stream (first differences; needs "
+                "served_run >= 2)"})
 
     def __post_init__(self) -> None:
-        for name in (*LOSS_TERMS, "coarse"):
+        for name in (*LOSS_TERMS, *SERVED_TERMS, "coarse"):
             if getattr(self, name) < 0:
                 raise ValueError(f"loss weight {name} must be >= 0, got {getattr(self, name)}")
 
@@ -61,6 +69,12 @@ class TrainConfig:
     positions: Positions = field(default="served", metadata={
         "help": "window positions the loss covers: served (from lookahead) or all"})
     stride: int = field(default=4, metadata={"help": "frames between training window starts"})
+    score_accel: float = field(default=0.0, metadata={
+        "help": "weight of validation ACC-ERR (mm/frame²) beside MPJPE (mm) in the score that picks "
+                "best.pt and drives the plateau schedule"})
+    served_run: int = field(default=1, metadata={
+        "help": "consecutive windows (shifted by one frame) per sample, so the loss sees the stream "
+                "a viewer is served, frame after frame (1: independent windows)"})
     checkpoint_every: int = field(default=500, metadata={"help": "steps between checkpoints"})
     out: str = field(default="runs/train", metadata={"help": "folder for checkpoints and logs"})
     body: str = field(default="free", metadata={
@@ -73,12 +87,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"preset {self.preset!r} is not one of {sorted(PRESETS)}")
-        positive = ("epochs", "batch_size", "stride", "checkpoint_every")
+        positive = ("epochs", "batch_size", "stride", "checkpoint_every", "served_run")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.max_steps < 0 or self.lr <= 0 or self.plateau_patience < 1:
-            raise ValueError("max_steps must be >= 0, lr > 0 and plateau_patience >= 1")
+        if self.max_steps < 0 or self.lr <= 0 or self.plateau_patience < 1 or self.score_accel < 0:
+            raise ValueError("max_steps must be >= 0, lr > 0, plateau_patience >= 1 and "
+                             "score_accel >= 0")
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,9 @@ class DataConfig:
     feature_key: str = field(default="features", metadata={"help": "column holding the features H"})
     bbox_scale: float = field(default=1.0, metadata={
         "help": "crop side / box side for normalising VIBE pixel keypoints"})
+    mirror: bool = field(default=False, metadata={
+        "help": "also train on every training video mirrored left-right (lite features only; "
+                "validation is never mirrored)"})
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,12 @@ squared error over the frames a batch weights (valid frames at the trained windo
   crop-normalised keypoints weighted by their confidence;
 * ``L_accel`` (not in the paper; 0 by default): second differences of the aligned 3D joints.
 
+:func:`served_loss` (not in the paper; off by default) looks at what a stream is served: with
+``[train] served_run = R``, each sample is R windows shifted by one frame, and the served position
+of each gives R consecutive frames of the output stream; their first and second differences
+(aligned 3D joints) are compared with the truth's. A loss on one position per window cannot see
+window-to-window jitter; this one can.
+
 The paper states λ_SMPL = 300, λ_3D = 0.06, λ_2D = 60 and leaves λ_pose, λ_shape inside L_SMPL
 unstated: the defaults put 300 on both. MPS-Net's release config uses 2D 300, 3D 300, shape 0.06,
 pose 60 (docs/training.md). The paper applies the loss to the refined output only; ``coarse``
@@ -22,12 +28,12 @@ import numpy as np
 import torch
 from stmocap.models.rotations import rotation_6d_to_matrix
 from stmocap.models.temporal.network import SMPLParams6D, TemporalOutput
-from stmocap.training.config import LOSS_TERMS, LossConfig
+from stmocap.training.config import LOSS_TERMS, SERVED_TERMS, LossConfig
 from stmocap.training.data import FrameTable
 from stmocap.training.kinematics import JointModel, pelvis_align, project_weak_perspective
 from torch import Tensor
 
-TERMS = LOSS_TERMS
+TERMS = LOSS_TERMS + SERVED_TERMS
 
 def training_targets(table: FrameTable, joints: JointModel) -> FrameTable:
     """Make the table's truth fit the loss: 3D joints in the body model's joint set.
@@ -118,3 +124,41 @@ def total_loss(out: TemporalOutput, batch: dict[str, Tensor], positions: Tensor,
             logged[f"{name}/{term}"] = float(value.detach())
     logged["loss"] = float(loss.detach())
     return loss, logged
+
+
+def served_rows(rows: np.ndarray, window: int) -> np.ndarray:
+    """``rows (B, W + R − 1)`` → ``(B·R, W)``: the R windows shifted by one frame, sample-major."""
+    R = rows.shape[1] - window + 1
+    if R < 1:
+        raise ValueError(f"rows of {rows.shape[1]} frames hold no window of {window}")
+    return np.stack([rows[:, r:r + window] for r in range(R)], axis=1).reshape(-1, window)
+
+
+def served_loss(params: SMPLParams6D, batch: dict[str, Tensor], run: int, position: int,
+                joints: JointModel, cfg: LossConfig) -> dict[str, Tensor]:
+    """Velocity and acceleration error of the served stream.
+
+    Args:
+        params: the network's output for ``(B·R, W)`` windows, R consecutive ones per sample.
+        batch: its batch (``t_joints3d``, ``valid`` of shape ``(B·R, W, …)``).
+        run: R. position: the served window position (``W − 1 − L``).
+
+    Returns:
+        ``served_velocity`` (R ≥ 2) and ``served_accel`` (R ≥ 3) where their weights are non-zero:
+        mean squared error (m², per joint coordinate) of the differences over the R served frames.
+    """
+    terms: dict[str, Tensor] = {}
+    if "t_joints3d" not in batch or run < 2 or not (cfg.served_accel or cfg.served_velocity):
+        return terms
+    rot = params.rotmat[:, position]  # (B·R, J, 3, 3)
+    pred = pelvis_align(joints(rot, params.betas[:, position])).unflatten(0, (-1, run))  # (B, R, J, 3)
+    true = pelvis_align(batch["t_joints3d"][:, position]).unflatten(0, (-1, run))
+    ok = batch["valid"][:, position].float().unflatten(0, (-1, run))  # (B, R)
+    d_p, d_t, d_ok = pred.diff(dim=1), true.diff(dim=1), ok[:, 1:] * ok[:, :-1]
+    if cfg.served_velocity:
+        terms["served_velocity"] = _masked_mean(((d_p - d_t) ** 2).mean(dim=(-1, -2)), d_ok)
+    if cfg.served_accel and run >= 3:
+        a_ok = d_ok[:, 1:] * d_ok[:, :-1]
+        terms["served_accel"] = _masked_mean(((d_p.diff(dim=1) - d_t.diff(dim=1)) ** 2).mean(dim=(-1, -2)),
+                                             a_ok)
+    return terms

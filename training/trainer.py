@@ -7,8 +7,9 @@ resumed from a checkpoint therefore repeats the uninterrupted run's arithmetic e
 device and thread count).
 
 Schedule (paper): Adam, learning rate × ``plateau_factor`` when the score has not improved for
-``plateau_patience`` epochs. The score is the validation MPJPE when ``[data] val`` is given, else
-the epoch's mean training loss.
+``plateau_patience`` epochs. The score is the validation MPJPE (+ ``score_accel`` × ACC-ERR of
+the served stream) when ``[data] val`` is given, else the epoch's mean training loss; ``best.pt``
+is the epoch with the lowest score.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from stmocap.training.config import RunConfig, run_config_from_dict
 from stmocap.training.data import FrameTable, concat_tables, manifest_entry, read_table, sha256_file
 from stmocap.training.evaluate import JointSet, dataset_metrics, predict_table
 from stmocap.training.kinematics import JointModel
-from stmocap.training.losses import TERMS, batch_from_rows, total_loss, training_targets
+from stmocap.training.losses import (
+    TERMS,
+    batch_from_rows,
+    served_loss,
+    served_rows,
+    total_loss,
+    training_targets,
+)
 from stmocap.training.state import load_training_blob, save_training_checkpoint
 from stmocap.training.windows import served_positions, training_windows
 
@@ -146,6 +154,10 @@ def train(run: RunConfig, resume: Path | None = None,
     table, train_manifest = _read(run.data.train, run)
     _check_features(table, run)
     table = training_targets(table, joints.cpu())
+    if run.data.mirror:
+        from stmocap.training.augment import mirror_table
+
+        table = concat_tables([table, mirror_table(table)])
     joints = joints.to(device)
     val = None
     val_manifest: list[dict[str, Any]] = []
@@ -154,13 +166,15 @@ def train(run: RunConfig, resume: Path | None = None,
         _check_features(val, run)
     manifest = {"train": train_manifest, "val": val_manifest, "body": _body_entry(tc.body)}
     W = run.net.window
-    rows = training_windows(table, W, tc.stride)
+    R = tc.served_run
+    rows = training_windows(table, W + R - 1, tc.stride)  # R windows shifted by one per sample
     if len(rows) == 0:
-        raise ValueError(f"no training windows: every video in {table.source} is shorter than {W} "
-                         "frames or has no valid frame")
+        raise ValueError(f"no training windows: every video in {table.source} is shorter than "
+                         f"{W + R - 1} frames or has no valid frame")
     pos = torch.zeros(W)
     pos[list(served_positions(W, tc.lookahead) if tc.positions == "served" else range(W))] = 1.0
     pos = pos.to(device)
+    served_at = W - 1 - tc.lookahead
 
     torch.manual_seed(tc.seed)
     net = TemporalNet(run.net).to(device)
@@ -196,7 +210,8 @@ def train(run: RunConfig, resume: Path | None = None,
 
     from tqdm import tqdm
 
-    status(f"training '{tc.preset}' on {len(table)} frames ({K} windows of {W}), {per_epoch} steps per "
+    what = f"{K} windows of {W}" if R == 1 else f"{K} runs of {R} windows of {W}"
+    status(f"training '{tc.preset}' on {len(table)} frames ({what}), {per_epoch} steps per "
            f"epoch, steps {step}..{total} on {device}")
     bar = tqdm(total=total, initial=step, unit="step", disable=not tc.progress, desc="train")
     t0 = time.perf_counter()
@@ -204,10 +219,14 @@ def train(run: RunConfig, resume: Path | None = None,
         while step < total:
             epoch, i = divmod(step, per_epoch)
             idx = epoch_order(K, tc.seed, epoch)[i * B:(i + 1) * B].numpy()
-            batch = batch_from_rows(table, rows[idx], device)
+            batch = batch_from_rows(table, served_rows(rows[idx], W), device)
             net.train()
             res = net(batch["feats"], batch["pose_6d"], batch["cam"])
             loss, logged = total_loss(res, batch, pos, joints, run.loss)
+            for term, value in served_loss(res.refined, batch, R, served_at, joints, run.loss).items():
+                loss = loss + getattr(run.loss, term) * value
+                logged[f"refined/{term}"] = float(value.detach())
+            logged["loss"] = float(loss.detach())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip:
@@ -224,7 +243,7 @@ def train(run: RunConfig, resume: Path | None = None,
             if step % per_epoch == 0:
                 metrics = _end_epoch(net, val, body, run, device, sums, epoch, opt, plateau)
                 sums = {}
-                if val is not None and metrics["val"]["refined"]["MPJPE"] <= plateau["best"]:
+                if val is not None and metrics["score"] <= plateau["best"]:
                     save(out / "best.pt")
             if step % tc.checkpoint_every == 0 or step == total:
                 save(last)
@@ -248,7 +267,8 @@ def _end_epoch(net: TemporalNet, val: FrameTable | None, body: Any, run: RunConf
         preds = predict_table(net, val, position, device=device)
         preds = {k: v for k, v in preds.items() if k == "refined"}
         metrics["val"], _ = dataset_metrics(preds, val, JointSet(body))
-        score = metrics["val"]["refined"]["MPJPE"]
+        v = metrics["val"]["refined"]
+        score = v["MPJPE"] + run.train.score_accel * v["ACC-ERR"]
     if score < plateau["best"]:
         plateau["best"], plateau["bad_epochs"] = float(score), 0
     else:
@@ -258,7 +278,7 @@ def _end_epoch(net: TemporalNet, val: FrameTable | None, body: Any, run: RunConf
             plateau["bad_epochs"] = 0
             for g in opt.param_groups:
                 g["lr"] = plateau["lr"]
-    metrics["lr"] = plateau["lr"]
+    metrics["lr"], metrics["score"] = plateau["lr"], float(score)
     return metrics
 
 
