@@ -16,7 +16,7 @@ from stmocap.validate import AT_LEAST_ONE, POSITIVE, Range
 
 Gamma3Kind = Literal["conv", "pooled_linear", "linear", "mlp"]
 NSSMKind = Literal["cosine", "dot"]
-RegressorStart = Literal["mean", "input"]
+RegressorStart = Literal["mean", "input", "aggregated"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,10 @@ class TemporalNetConfig:
     regressor_iterations: int = field(default=3, metadata={"check": AT_LEAST_ONE,
         "help": "IEF iterations of g"})
     regressor_start: RegressorStart = field(default="mean", metadata={
-        "help": "where g's iterations start: mean parameters (paper, SPIN) or input (the per-frame "
-                "Θ_init pose and ω_init camera, β from the mean)"})
+        "help": "where g's iterations start: mean parameters (paper, SPIN), input (the per-frame "
+                "Θ_init pose and ω_init camera, β from the mean) or aggregated (Θ_init and ω_init "
+                "averaged over the window by the STA's fused weighting, the same W×W map that "
+                "aggregates the features)"})
     dropout: float = field(default=0.5, metadata={"check": Range(0, 1),
         "help": "dropout inside the regressor g"})
     lstm_hidden: int = field(default=2048, metadata={"check": AT_LEAST_ONE,

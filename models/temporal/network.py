@@ -79,7 +79,9 @@ class TemporalNet(nn.Module):
                              f"{tuple(pose_6d.shape)} and {tuple(cam.shape)}")
         sta = self.sta(feats, pose_6d, cam)
         start = None
-        if c.regressor_start == "input":  # g refines the per-frame initialisation
+        if c.regressor_start != "mean":  # g refines the per-frame initialisation
+            if c.regressor_start == "aggregated":  # … after the STA weighting aggregated it
+                pose_6d, cam = sta.weights @ pose_6d, sta.weights @ cam
             betas = self.regressor.mean[c.pose_dim:c.pose_dim + c.betas].expand(B * W, -1)
             start = torch.cat([pose_6d.flatten(0, 1), betas, cam.flatten(0, 1)], dim=-1)
         coarse = self.regressor(sta.z.flatten(0, 1), start).unflatten(0, (B, W))

@@ -43,3 +43,22 @@ def test_regressor_can_start_from_the_input() -> None:
     out = net(torch.randn(1, 16, 231, generator=g), pose, cam)
     assert torch.allclose(out.coarse.pose_6d.flatten(2), pose, atol=0.05)
     assert torch.allclose(out.refined.cam, cam, atol=0.05)
+
+
+def test_regressor_can_start_from_the_aggregated_input() -> None:
+    """With ``regressor_start = aggregated`` g starts from Θ_init and ω_init averaged by the STA's
+    own weighting: an untrained network returns about ``weights @ input``, a convex combination
+    of the window's frames (so a constant input comes back unchanged)."""
+    from dataclasses import replace
+
+    cfg = replace(PRESETS["tiny_vector"], regressor_start="aggregated")
+    net = TemporalNet(cfg).eval()
+    g = torch.Generator().manual_seed(2)
+    pose = torch.randn(1, 16, 144, generator=g)
+    cam = torch.randn(1, 16, 3, generator=g)
+    out = net(torch.randn(1, 16, 231, generator=g), pose, cam)
+    assert torch.allclose(out.weights.sum(-1), torch.ones(1, 16), atol=1e-5)
+    assert torch.allclose(out.coarse.pose_6d.flatten(2), out.weights @ pose, atol=0.05)
+    assert torch.allclose(out.refined.cam, out.weights @ cam, atol=0.05)
+    still = net(torch.randn(1, 16, 231, generator=g), pose[:, :1].expand(1, 16, 144), cam[:, :1].expand(1, 16, 3))
+    assert torch.allclose(still.coarse.pose_6d.flatten(2), pose[:, :1].expand(1, 16, 144), atol=0.05)
