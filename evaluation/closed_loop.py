@@ -47,7 +47,8 @@ class ClosedLoopConfig:
     """What the closed-loop evaluation renders and runs."""
 
     clips: str = field(default="all", metadata={"check": non_empty,
-        "help": "comma-separated clip names, or all"})
+        "help": "comma-separated clip names and groups: all (= deepmimic, the 15 benchmark clips; "
+                "the default), cmu (the CMU motion-capture clips)"})
     min_frames: int = field(default=90, metadata={"check": NON_NEGATIVE,
         "help": "cyclic clips are repeated up to at least this many frames"})
     fov_scale: float = field(default=1.0, metadata={

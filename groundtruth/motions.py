@@ -1,5 +1,10 @@
-"""The shipped ground-truth motions: DeepMimic clips retargeted to SMPL (``data/deepmimic_smpl.npz``,
-made by ``scripts/convert_deepmimic.py``; sources and licence in ``data/NOTICE``)."""
+"""The shipped ground-truth motions, retargeted to SMPL; sources and licences in ``data/NOTICE``.
+
+Two groups (:data:`GROUPS`): ``deepmimic``, the 15 DeepMimic clips (``data/deepmimic_smpl.npz``,
+made by ``scripts/convert_deepmimic.py``), the benchmark set that ``--clips all`` means, and
+``cmu``, clips cut from CMU motion-capture takes (``data/cmu_smpl.npz``, made by
+``scripts/convert_bvh.py``), used only when asked for by name or as ``--clips cmu``.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import torch
 class Motion:
     """An SMPL motion: ``poses (T, 24, 3)`` axis-angle (root first), ``transl (T, 3)`` metres,
     ``betas (10,)``; SMPL's axes with the ground at y = 0. ``source (N, 44)``: the DeepMimic frames
-    it came from (for checks)."""
+    it came from (for checks; None for the CMU clips)."""
 
     name: str
     poses: np.ndarray
@@ -92,21 +97,61 @@ def _rot_y(angle: float) -> np.ndarray:
     return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
-def motions_path() -> Path:
-    return Path(str(resources.files("stmocap.groundtruth") / "data" / "deepmimic_smpl.npz"))
+# Clip group → its file in data/. ``deepmimic`` first: clip seeds in the closed-loop evaluation are
+# places in the shipped list, so adding groups after it leaves the benchmark's scenes unchanged.
+GROUPS = {"deepmimic": "deepmimic_smpl.npz", "cmu": "cmu_smpl.npz"}
+DEFAULT_GROUP = "deepmimic"  # what ``--clips all`` selects
 
 
-def load_motions(path: Path | None = None) -> dict[str, Motion]:
-    """Every shipped clip by name (``walk``, ``run``, ``jump``, …), in file order."""
-    with np.load(path or motions_path(), allow_pickle=False) as npz:
+def motions_path(group: str = DEFAULT_GROUP) -> Path:
+    """The shipped file of a clip group (:data:`GROUPS`)."""
+    return Path(str(resources.files("stmocap.groundtruth") / "data" / GROUPS[group]))
+
+
+def _read(path: Path) -> dict[str, Motion]:
+    with np.load(path, allow_pickle=False) as npz:
         names = [str(n) for n in npz["clips"]]
         return {n: Motion(n, npz[f"{n}/poses"].astype(np.float64), npz[f"{n}/transl"].astype(np.float64),
-                          float(npz[f"{n}/fps"]), np.zeros(10), npz[f"{n}/source"],
+                          float(npz[f"{n}/fps"]), np.zeros(10),
+                          npz.get(f"{n}/source", None),
                           bool(npz[f"{n}/loop"])) for n in names}
 
 
+def load_motions(path: Path | None = None, groups: tuple[str, ...] | None = None) -> dict[str, Motion]:
+    """Shipped clips by name in file order: every group (``walk``, ``run``, …, then
+    ``cmu_01_01_a``, …) by default, those of ``groups``, or the clips of one file ``path``."""
+    if path is not None:
+        return _read(path)
+    motions: dict[str, Motion] = {}
+    for group in groups or tuple(GROUPS):
+        motions.update(_read(motions_path(group)))
+    return motions
+
+
+def group_of(name: str) -> str:
+    """The group of a shipped clip name: ``cmu`` for ``cmu_*``, else ``deepmimic``."""
+    return "cmu" if name.startswith("cmu_") else "deepmimic"
+
+
+def select_clips(spec: str, motions: dict[str, Motion]) -> list[str]:
+    """Clip names from a ``--clips`` value: comma-separated clip names and groups, in order, each
+    once. ``all`` is the DeepMimic benchmark set (15 clips), ``deepmimic`` the same, ``cmu`` the CMU
+    clips; e.g. ``all,cmu`` or ``walk,cmu_01_01_a``. Unknown names: :class:`ValueError` listing the
+    available ones."""
+    names: list[str] = []
+    for item in (c.strip() for c in spec.split(",")):
+        group = DEFAULT_GROUP if item == "all" else item
+        chosen = [n for n in motions if group_of(n) == group] if group in GROUPS else [item]
+        names += [n for n in chosen if n not in names]
+    unknown = [n for n in names if n not in motions]
+    if unknown:
+        raise ValueError(f"unknown clip(s) {unknown}; groups: all (= deepmimic), {', '.join(GROUPS)}; "
+                         f"clips: {', '.join(motions)}")
+    return names
+
+
 def load_motion(name: str) -> Motion:
-    """One clip; a clear error naming the available ones."""
+    """One clip of any group; a clear error naming the available ones."""
     motions = load_motions()
     if name not in motions:
         raise KeyError(f"no motion '{name}'; available: {', '.join(motions)}")

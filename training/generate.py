@@ -27,7 +27,9 @@ from stmocap.models.temporal.features import FEATURE_DIM
 class GenerateConfig:
     """Which clips and camera views become training pairs."""
 
-    clips: str = field(default="all", metadata={"help": "comma-separated clip names, or all"})
+    clips: str = field(default="all", metadata={
+        "help": "comma-separated clip names and groups: all (= deepmimic, the 15 benchmark clips), "
+                "cmu (the CMU motion-capture clips), e.g. all,cmu"})
     views: int = field(default=1, metadata={"help": "camera seeds per clip (different placements)"})
     first_seed: int = field(default=100, metadata={
         "help": "scene seed of the first view (the closed-loop evaluation uses 0..clips-1)"})
@@ -94,16 +96,13 @@ def generate(gen: GenerateConfig, cfg: Any, out: Path, cache: Path, background: 
              occluders: int = 0, progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Write the feature database ``out`` (.npz); returns frames, valid frames and videos."""
     from stmocap.evaluation.closed_loop import render_cached
-    from stmocap.groundtruth.motions import load_motions
+    from stmocap.groundtruth.motions import load_motions, select_clips
     from stmocap.groundtruth.scene import SceneConfig
 
     if cfg.perframe.profile != "lite":
         raise ValueError("train-data makes lite-profile pairs (BlazePose features): use --profile lite")
     motions = load_motions()
-    names = list(motions) if gen.clips == "all" else [c.strip() for c in gen.clips.split(",")]
-    unknown = [n for n in names if n not in motions]
-    if unknown:
-        raise ValueError(f"unknown clip(s) {unknown}; available: {', '.join(motions)}")
+    names = select_clips(gen.clips, motions)
     cache.mkdir(parents=True, exist_ok=True)
     parts: list[dict[str, np.ndarray]] = []
     for name in names:

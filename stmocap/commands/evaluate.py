@@ -34,16 +34,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         markdown_table,
         plot_acceleration,
     )
-    from stmocap.groundtruth.motions import load_motions
+    from stmocap.groundtruth.motions import load_motions, select_clips
     from stmocap.groundtruth.scene import SceneConfig
 
     cfg = pipeline_config(args, extra={"closed_loop": ClosedLoopConfig})
     loop = build_config(ClosedLoopConfig, args, args.config, "closed_loop")
     motions = load_motions()
-    names = list(motions) if loop.clips == "all" else [c.strip() for c in loop.clips.split(",")]
-    unknown = [n for n in names if n not in motions]
-    if unknown:
-        raise ValueError(f"unknown clip(s) {unknown}; available: {', '.join(motions)}")
+    names = select_clips(loop.clips, motions)
     learned = cfg.temporal.temporal == "net"
     clips = [motions[n].looped(loop.min_frames) for n in names]
     order = list(motions)

@@ -33,10 +33,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "render", help="render a shipped motion-capture clip to video + ground truth",
-        description="Render one of the shipped clips (DeepMimic motion capture retargeted to SMPL) "
+        description="Render one of the shipped clips (DeepMimic or CMU motion capture retargeted to SMPL) "
                     "on the free body: OUT.avi (MJPG) and OUT.npz with per-frame SMPL parameters, "
                     "camera pose, 3D joints in the camera frame, 2D joints and boxes.")
-    p.add_argument("clip", help="walk, run, jump, kick, punch, dance_a, … (an unknown name lists them)")
+    p.add_argument("clip", help="walk, run, jump, kick, punch, dance_a, …, cmu_01_01_a, … "
+                                "(an unknown name lists them)")
     p.add_argument("out", type=Path, help="the video to write (.avi)")
     p.add_argument("--min-frames", type=non_negative_int, default=0,
                    help="repeat a cyclic clip to at least this many frames (default: 0, once)")

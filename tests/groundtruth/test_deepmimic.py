@@ -17,7 +17,7 @@ from stmocap.groundtruth.motions import load_motion, load_motions
 from stmocap.models.body.model import load_body_model
 from stmocap.models.rotations import axis_angle_to_matrix
 
-MOTIONS = load_motions()
+MOTIONS = load_motions(groups=("deepmimic",))
 
 
 @pytest.fixture(scope="module")

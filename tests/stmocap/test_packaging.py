@@ -59,7 +59,8 @@ def test_wheel_contains_every_layer(tmp_path: Path) -> None:
                  "stmocap/realtime/windows.py", "stmocap/evaluation/metrics.py",
                  # Shipped data and their licence notices.
                  "stmocap/models/body/data/free_body.npz", "stmocap/models/body/data/NOTICE",
-                 "stmocap/groundtruth/data/deepmimic_smpl.npz", "stmocap/groundtruth/data/NOTICE",
+                 "stmocap/groundtruth/data/deepmimic_smpl.npz",
+                 "stmocap/groundtruth/data/cmu_smpl.npz", "stmocap/groundtruth/data/NOTICE",
                  "stmocap/models/blazepose/data/NOTICE"):
         assert path in names
     assert not any(n.startswith(("tests/", "models/", "realtime/")) for n in names)
