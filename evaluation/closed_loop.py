@@ -6,7 +6,11 @@ part under each variant:
 
 * ``raw``: the per-frame estimates as they are;
 * ``stitched``: windows → temporal (none: per-frame estimates) → overlap averaging, no filter;
-* ``filtered``: the same plus the One-Euro filter on the video's timestamps;
+* ``filtered``: the same plus the One-Euro filter on the video's timestamps (causal: it does not
+  use the lookahead);
+* ``smoothed`` (only with lookahead L > 0): the One-Euro filter given the L frames of lookahead, a
+  forward-backward pass (``realtime.filters.one_euro_lookahead``) on the per-frame estimates —
+  the filter baseline at equal lookahead;
 * ``learned``: windows → the temporal network (``--temporal net``; it needs per-frame features:
   the lite profile's are BlazePose's, ``feats (T, 231)``, for a lite network) → averaging.
 
@@ -39,7 +43,7 @@ from stmocap.realtime.stages.base import EOS, run_chain
 
 from stmocap.validate import NON_NEGATIVE, non_empty
 
-VARIANTS = ("raw", "stitched", "filtered", "learned")
+VARIANTS = ("raw", "stitched", "filtered", "smoothed", "learned")
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,18 @@ def temporal_variant(estimates: list[Message], cfg: PipelineConfig,
                         m.arrays["betas"][0],
                         m.arrays["transl"][0] if "transl" in m.arrays else None)
                 for m in estimates if len(m.arrays["track_ids"])}
+    if variant == "smoothed":
+        from stmocap.realtime.filters import one_euro_lookahead
+        from stmocap.realtime.messages import content_time
+
+        raw = temporal_variant(estimates, cfg, "raw")
+        frames = sorted(raw)
+        times = {m.seq: content_time(m) for m in estimates}  # the video's own clock
+        rot, betas = one_euro_lookahead(np.stack([raw[t][0] for t in frames]),
+                                        np.stack([raw[t][1] for t in frames]),
+                                        np.array([times[t] for t in frames]), cfg.plan.lookahead,
+                                        cfg.smoothing)
+        return {t: (rot[i], betas[i], raw[t][2]) for i, t in enumerate(frames)}
     smoothing = cfg.smoothing if variant == "filtered" else FilterConfig(filter="none")
     temporal = replace(cfg.temporal, temporal="net" if variant == "learned" else "none")
     vcfg = replace(cfg, smoothing=smoothing, temporal=temporal)
@@ -256,6 +272,8 @@ def evaluate_clip(motion: Motion, cfg: PipelineConfig, scene: SceneConfig, cache
     accel_pred: dict[str, np.ndarray] = {}
     for variant in VARIANTS:
         if variant == "learned" and not learned:
+            continue
+        if variant == "smoothed" and (cfg.plan.lookahead == 0 or cfg.smoothing.filter == "none"):
             continue
         params = temporal_variant(estimates, cfg, variant)
         valid = np.array([t in params for t in range(T)])

@@ -89,3 +89,43 @@ class OneEuroRotations:
         self.R = self.R @ step
         self.t = t
         return self.R.numpy()
+
+
+def one_euro_lookahead(rotmats: np.ndarray, betas: np.ndarray, times: np.ndarray, lookahead: int,
+                       cfg: FilterConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The One-Euro filter given ``lookahead`` frames of the future: a forward-backward pass.
+
+    The causal filter runs forward over the whole sequence (it lags motion); a second One-Euro pass
+    runs backwards in time from frame ``t + L`` (starting at the forward result there) down to t
+    over the raw estimates (it leads motion); frame t's result is the midpoint of the two (for
+    rotations, half-way along the geodesic), so their opposite lags cancel to first order. No
+    frame after ``t + L`` is read, which is what a stream with lookahead L has waited for;
+    ``L = 0`` is the causal filter itself. The baseline the learned network is compared with at
+    lookahead L.
+
+    Args:
+        rotmats: ``(N, J, 3, 3)`` per-frame rotations (one track, in time order).
+        betas: ``(N, K)`` per-frame shape.
+        times: ``(N,)`` seconds, increasing.
+        lookahead: L ≥ 0 frames.
+
+    Returns:
+        ``(N, J, 3, 3)`` rotations and ``(N, K)`` shape.
+    """
+    N = len(rotmats)
+    fwd_r, fwd_b = OneEuroRotations(cfg), OneEuroVector(cfg)
+    F = np.stack([fwd_r(rotmats[t], float(times[t])) for t in range(N)]) if N else rotmats
+    Fb = np.stack([fwd_b(betas[t], float(times[t])) for t in range(N)]) if N else betas
+    if lookahead == 0 or N == 0:
+        return F, Fb
+    out_r, out_b = np.empty_like(F), np.empty_like(Fb)
+    for t in range(N):
+        end = min(t + lookahead, N - 1)
+        back_r, back_b = OneEuroRotations(cfg), OneEuroVector(cfg)
+        r, b = back_r(F[end], -float(times[end])), back_b(Fb[end], -float(times[end]))
+        for k in range(end - 1, t - 1, -1):
+            r, b = back_r(rotmats[k], -float(times[k])), back_b(betas[k], -float(times[k]))
+        half = axis_angle_to_matrix(0.5 * matrix_to_axis_angle(
+            torch.from_numpy(np.swapaxes(F[t], -1, -2) @ r)))
+        out_r[t], out_b[t] = F[t] @ half.numpy(), 0.5 * (Fb[t] + b)
+    return out_r, out_b
