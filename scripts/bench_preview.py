@@ -11,7 +11,9 @@ b. with ``--preview``, the subscriber reading ``pose`` and ``preview`` (JPEGs en
 c. with ``--preview``, the subscriber reading ``pose`` only (nothing encoded: no demand).
 
 The subscriber (in this process) reads every message; the rate is that of the published poses,
-``(n - 1) / (last publish stamp - first)``, so start-up (model loading) is not counted.
+``(n - 1) / (last publish stamp - first)``, so start-up (model loading) is not counted. First, the
+cost of one preview alone: ``encode_preview`` (scale to 640 wide, JPEG quality 80) on the source's
+first 60 frames, in this process.
 """
 
 from __future__ import annotations
@@ -81,6 +83,30 @@ def one_run(source: str, preview: bool, read_preview: bool, frames: int,
             "jpeg_kib": float(np.mean(jpeg)) / 1024 if jpeg else 0.0}
 
 
+def encode_cost(source: str, frames: int = 60) -> None:
+    """Median time of :func:`encode_preview` with the default options on ``source``'s frames."""
+    from stmocap.realtime.preview import PreviewConfig, encode_preview
+    from stmocap.realtime.sources import SourceConfig, open_source
+
+    cfg = PreviewConfig()
+    images = []
+    with open_source(SourceConfig(source=source)) as src:
+        for frame in src:
+            images.append(frame.image)
+            if len(images) == frames:
+                break
+    times, sizes = [], []
+    for image in images:
+        t = time.perf_counter()
+        jpeg, size, _ = encode_preview(image, cfg.preview_quality, cfg.preview_width)
+        times.append(time.perf_counter() - t)
+        sizes.append(jpeg.size)
+    h, w = images[0].shape[:2]
+    print(f"encode_preview {w}x{h} -> {size[0]}x{size[1]}, quality {cfg.preview_quality}: median "
+          f"{np.median(times) * 1000:.2f} ms, p95 {np.percentile(times, 95) * 1000:.2f} ms, "
+          f"{np.mean(sizes) / 1024:.1f} KiB ({len(images)} frames)", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", default="demo")
@@ -88,6 +114,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=0, help="stop each run after N frames (0: all)")
     ap.add_argument("extra", nargs="*", help="options for stmocap run (after --)")
     a = ap.parse_args()
+    encode_cost(a.source)
     ways = {"a: no --preview": (False, False), "b: --preview, preview read": (True, True),
             "c: --preview, preview not read": (True, False)}
     results: dict[str, list[dict[str, float]]] = {k: [] for k in ways}
