@@ -85,8 +85,14 @@ def make_specs(cfg: PipelineConfig, control: str, workdir: str,
                          f"{cfg.graph.nonfinite_limit}")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     threads = cfg.graph.process_threads or max(1, cores // len(groups))
+    # --preview: a side channel from the source's process to the publisher's, beside the line.
+    preview = None
+    if cfg.preview.preview:
+        preview = f"ipc://{workdir}/preview" if cfg.graph.transport == "ipc" else _free_tcp_endpoint()
     return [WorkerSpec(i, tuple(g), inbound[i], inbound[i + 1] if i + 1 < len(groups) else None,
-                       control, keep_records, threads, token) for i, g in enumerate(groups)]
+                       control, keep_records, threads, token,
+                       preview if preview and {"source", "publish"} & set(g) else None)
+            for i, g in enumerate(groups)]
 
 
 def _kill(procs: list[Any]) -> None:
@@ -134,6 +140,7 @@ def run_graph(cfg: PipelineConfig, on_stats: Callable[[dict[str, Any]], None] | 
     stop = stop or Flag(mpctx)
     go = Flag(mpctx)
     finished = Flag(mpctx)
+    demand = Flag(mpctx)  # a client subscribes to the preview topic (set by the publisher)
     token = secrets.token_hex(16)
     workdir = tempfile.mkdtemp(prefix="stmocap-")
     control = f"ipc://{workdir}/control"
@@ -147,8 +154,8 @@ def run_graph(cfg: PipelineConfig, on_stats: Callable[[dict[str, Any]], None] | 
     ctl.setsockopt(zmq.MAXMSGSIZE, MAX_CONTROL_BYTES)
     ctl.bind(control)
     result = GraphResult()
-    procs = [mpctx.Process(target=worker_entry, args=(s, cfg, stop, go, finished), name=f"stmocap-{s.index}",
-                           daemon=True) for s in specs]
+    procs = [mpctx.Process(target=worker_entry, args=(s, cfg, stop, go, finished, demand),
+                           name=f"stmocap-{s.index}", daemon=True) for s in specs]
     watch = StallWatch([s.label for s in specs],
                        [next((n for n in s.stages if n != "source"), s.stages[0]) for s in specs],
                        cfg.graph.stall_timeout)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from stmocap.realtime.camera import CameraConfig
 from stmocap.realtime.filters import FilterConfig
+from stmocap.realtime.preview import PreviewConfig, PreviewLink
 from stmocap.realtime.sources import SourceConfig
 from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.stages.publish import PublishConfig
@@ -108,6 +109,7 @@ class PipelineConfig:
     body: BodyConfig = field(default_factory=BodyConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
+    preview: PreviewConfig = field(default_factory=PreviewConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
 
 
@@ -137,8 +139,9 @@ def parse_placement(text: str) -> list[list[str]]:
 
 def build_stage(name: str, cfg: PipelineConfig,
                 report: Callable[[dict[str, Any]], None] | None = None,
-                keep_records: bool = False) -> Stage:
-    """Construct stage ``name`` (not ``source``, which is a loop, not a stage)."""
+                keep_records: bool = False, preview: PreviewLink | None = None) -> Stage:
+    """Construct stage ``name`` (not ``source``, which is a loop, not a stage). ``preview``: the
+    publish stage's side channel for the preview topic (``--preview``)."""
     if name == "detect":
         if cfg.perframe.profile == "lite":
             from stmocap.realtime.stages.lite import BlazePoseDetect
@@ -196,5 +199,5 @@ def build_stage(name: str, cfg: PipelineConfig,
         from stmocap.realtime.stages.publish import PublishStage
 
         return PublishStage(cfg.publish, report, keep_records,
-                            wait_subscribers=cfg.graph.wait_subscribers)
+                            wait_subscribers=cfg.graph.wait_subscribers, preview=preview)
     raise ValueError(f"unknown stage {name!r}")

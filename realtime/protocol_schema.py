@@ -19,7 +19,7 @@ import msgpack
 import numpy as np
 
 VERSION = 2
-TOPICS = ("pose", "mesh", "mesh.faces", "stats")
+TOPICS = ("pose", "mesh", "mesh.faces", "stats", "preview")
 HELLO_PREFIX = b"hello."
 # Little-endian on the wire whatever the host; names as numpy spells them.
 DTYPES = ("uint8", "int32", "int64", "float16", "float32", "float64", "bool")
@@ -48,13 +48,16 @@ class ArraySpec:
 class Kind:
     """One kind of message: the topic it travels on, its arrays (in this order) and meta keys.
     ``frame_header``: ``track``, ``t_capture_ns`` and stamps describe a captured frame; otherwise
-    they take the fill-in values ``-1``, ``0`` and a single ``publish`` stamp."""
+    they take the fill-in values ``-1``, ``0`` and a single ``publish`` stamp. ``per_person``: a
+    frame's message is about one tracked person (``track >= 0``); the preview is about the whole
+    frame (``track`` -1)."""
 
     kind: str
     topics: tuple[str, ...]
     arrays: tuple[ArraySpec, ...]
     meta: tuple[Field, ...]
     frame_header: bool
+    per_person: bool = False
 
 
 HEADER = (
@@ -93,11 +96,18 @@ STATS_META_FIELDS = (
     Field("eos", "bool"),
 )
 
+PREVIEW_META_FIELDS = (
+    Field("image_size", "[int, int]"), Field("size", "[int, int]"),
+    Field("scale", "[float, float]"), Field("quality", "int"),
+)
+
 KINDS = {
-    "pose": Kind("pose", ("pose",), POSE_ARRAY_SPECS, POSE_META_FIELDS, True),
-    "mesh": Kind("mesh", ("mesh",), (ArraySpec("vertices", "float32", ("V", 3)),), (), True),
+    "pose": Kind("pose", ("pose",), POSE_ARRAY_SPECS, POSE_META_FIELDS, True, True),
+    "mesh": Kind("mesh", ("mesh",), (ArraySpec("vertices", "float32", ("V", 3)),), (), True, True),
     "faces": Kind("faces", ("mesh.faces",), (ArraySpec("faces", "int32", ("F", 3)),), (), False),
     "stats": Kind("stats", ("stats",), (), STATS_META_FIELDS, False),
+    "preview": Kind("preview", ("preview",), (ArraySpec("jpeg", "uint8", ("N",)),),
+                    PREVIEW_META_FIELDS, True),
     "eos": Kind("eos", TOPICS, (), STATS_META_FIELDS, False),
 }
 
@@ -184,8 +194,11 @@ def check_message(topic: str, frames: Sequence[bytes]) -> list[str]:
     if not h["stamps"] or h["stamps"][-1][0] != "publish":
         problems.append("the last stamp is not publish")
     if kind.frame_header:
-        if h["track"] < 0 or h["t_capture_ns"] <= 0 or h["frame_index"] < 0:
-            problems.append("a frame's message needs track >= 0, t_capture_ns > 0, frame_index >= 0")
+        if h["t_capture_ns"] <= 0 or h["frame_index"] < 0:
+            problems.append("a frame's message needs t_capture_ns > 0, frame_index >= 0")
+        if (h["track"] < 0) if kind.per_person else (h["track"] != -1):
+            problems.append("a person's message needs track >= 0" if kind.per_person
+                            else f"a {kind.kind} message is about no person: track must be -1")
     elif h["track"] != -1 or h["t_capture_ns"] != 0 or len(h["stamps"]) != 1:
         problems.append("fill-in header values must be track -1, t_capture_ns 0, one stamp")
     specs = h["arrays"]

@@ -2,8 +2,10 @@
 
 The thread owns the socket: it numbers each topic's messages (``seq``), sends the ``stats``
 heartbeat on a timer (whether or not frames arrive), answers new ``mesh.faces`` subscriptions with
-the faces, counts the clients that announced themselves on ``hello.<id>`` and, at the end, sends
-an ``eos`` marker on every topic. ``docs/protocol.md`` is the contract; the field tables are in
+the faces, counts the clients that announced themselves on ``hello.<id>``, forwards the newest
+frame of the opt-in ``preview`` side channel (:mod:`stmocap.realtime.preview`; it tells the source
+process whether any client subscribes to that topic) and, at the end, sends an ``eos`` marker on
+every topic. ``docs/protocol.md`` is the contract; the field tables are in
 :mod:`stmocap.realtime.protocol_schema`.
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 import zmq
 from stmocap.realtime.messages import Message, encode
+from stmocap.realtime.preview import PreviewInbox, PreviewLink
 from stmocap.realtime.protocol_schema import HELLO_PREFIX, POSE_ARRAYS, POSE_META, TOPICS
 from stmocap.realtime.schema import COUNTERS
 from stmocap.realtime.stats import StreamStats
@@ -39,7 +42,8 @@ class Publisher:
     ``progress``), :meth:`end` finishes the stream, :meth:`close` releases everything."""
 
     def __init__(self, endpoint: str, ctx: zmq.Context, *, queue_size: int, stats_period: float,
-                 keys: Path | None = None, keep_records: bool = False) -> None:
+                 keys: Path | None = None, keep_records: bool = False,
+                 preview: PreviewLink | None = None) -> None:
         from stmocap.realtime.security import secure_server, warn_if_open
 
         if stats_period <= 0:
@@ -60,6 +64,18 @@ class Publisher:
             if self.auth is not None:
                 self.auth.stop()
             raise
+        self.preview = preview
+        self.inbox: PreviewInbox | None = None
+        if preview is not None:
+            try:
+                self.inbox = PreviewInbox(ctx, preview.endpoint)
+            except zmq.ZMQError:
+                self.sock.close(0)
+                if self.auth is not None:
+                    self.auth.stop()
+                raise
+            preview.demand.clear()
+        self.prefixes: set[bytes] = set()  # topics subscribed to now (for the preview's demand)
         self.stats = StreamStats(keep_all=keep_records)
         self.faces: np.ndarray | None = None
         self.seq = dict.fromkeys(TOPICS, 0)
@@ -122,6 +138,8 @@ class Publisher:
             self._thread.join(5.0)
         for s in (self._wake_out, self._wake_in, self.sock):
             s.close()
+        if self.inbox is not None:
+            self.inbox.close()
         if self.auth is not None:
             self.auth.stop()
 
@@ -145,6 +163,8 @@ class Publisher:
         poller = zmq.Poller()
         poller.register(self._wake_in, zmq.POLLIN)
         poller.register(self.sock, zmq.POLLIN)
+        if self.inbox is not None:
+            poller.register(self.inbox.sock, zmq.POLLIN)
         next_stats = time.monotonic()  # a first heartbeat at once
         while True:
             now = time.monotonic()
@@ -154,6 +174,8 @@ class Publisher:
             ready = dict(poller.poll(max(0, int((next_stats - time.monotonic()) * 1000)) + 1))
             if self.sock in ready:
                 self._subscriptions()
+            if self.inbox is not None and self.inbox.sock in ready:
+                self._forward_preview()
             if self._wake_in in ready:
                 while self._wake_in.poll(0):
                     self._wake_in.recv()
@@ -213,6 +235,19 @@ class Publisher:
                                       stamps=dict(stamps)))
         self.stats.add(msg.t_capture_ns, msg.stamps, now)
 
+    def _forward_preview(self) -> None:
+        """The newest preview frame on the ``preview`` topic (latest-only: older ones waiting are
+        dropped). It does not move the stream's ``frame_index``: previews run ahead of poses."""
+        assert self.inbox is not None
+        msg = self.inbox.take()
+        if msg is None:
+            return
+        meta = {k: msg.meta[k] for k in ("image_size", "size", "scale", "quality")}
+        self._send("preview", Message(
+            kind="preview", stream=msg.stream, frame_index=msg.frame_index, track=-1,
+            t_capture_ns=msg.t_capture_ns, stamps={**msg.stamps, "publish": time.monotonic_ns()},
+            arrays={"jpeg": msg.arrays["jpeg"]}, meta=meta))
+
     def summary(self, final: bool) -> dict[str, Any]:
         s = self.stats.summary()
         out: dict[str, Any] = {"frames": s["frames"], "fps": float(s["fps"]),
@@ -221,7 +256,11 @@ class Publisher:
             out["latency_ms"] = {k: float(v) for k, v in s["latency_ms"].items()}
             out["stage_ms"] = [[k, float(v)] for k, v in s["stage_ms"].items()]
         out.update({k: self.counters[k] for k in COUNTERS})
-        out.update(rejected=dict(self.counters["rejected"]), eos=final)
+        rejected = dict(self.counters["rejected"])
+        if self.inbox is not None and self.inbox.rejected and self.preview is not None:
+            key = str(self.preview.index)  # this process's own count, its malformed previews too
+            rejected[key] = rejected.get(key, 0) + self.inbox.rejected
+        out.update(rejected=rejected, eos=final)
         return out
 
     def _send_stats(self, final: bool) -> dict[str, Any]:
@@ -243,7 +282,15 @@ class Publisher:
             except zmq.Again:
                 return
             subscribe, topic = event[:1] == b"\x01", event[1:]
-            if topic.startswith(HELLO_PREFIX) and len(topic) > len(HELLO_PREFIX):
+            is_hello = topic.startswith(HELLO_PREFIX) and len(topic) > len(HELLO_PREFIX)
+            if not is_hello:
+                # XPUB_VERBOSE passes every subscription but an unsubscription only once the last
+                # subscriber of that topic is gone: the set holds the topics someone reads now.
+                (self.prefixes.add if subscribe else self.prefixes.discard)(topic)
+                if self.preview is not None:
+                    wanted = any(b"preview".startswith(t) for t in self.prefixes)
+                    (self.preview.demand.set if wanted else self.preview.demand.clear)()
+            if is_hello:
                 with self._clients_changed:
                     (self.clients.add if subscribe else self.clients.discard)(topic)
                     self._clients_changed.notify_all()

@@ -55,7 +55,8 @@ class KindSchema:
 F32 = ("float32",)
 I64 = ("int64",)
 KINDS = frozenset({"frame", "detections", "estimates", "windows", "params", "progress", "faces",
-                   "body", "eos"})  # every kind that travels between processes
+                   "body", "eos", "preview"})  # every kind that travels between processes
+# (``preview`` on its own side channel, checked by stmocap.realtime.preview.PreviewInbox)
 # Running totals every message may carry in its meta (the publisher puts them in the stats).
 COUNTERS = ("dropped", "unreadable", "no_person", "more_people")
 

@@ -35,13 +35,17 @@ BEAT_S = 0.25  # seconds between heartbeats
 
 
 class Flag:
-    """A set-once boolean shared between processes without a lock (picklable at spawn only)."""
+    """A boolean shared between processes without a lock (picklable at spawn only): stop, go and
+    finished are only ever set; the preview's demand goes on and off."""
 
     def __init__(self, mpctx: Any) -> None:
         self._value = mpctx.RawValue("b", 0)
 
     def set(self) -> None:
         self._value.value = 1
+
+    def clear(self) -> None:
+        self._value.value = 0
 
     def is_set(self) -> bool:
         return bool(self._value.value)

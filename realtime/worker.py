@@ -46,6 +46,7 @@ class WorkerSpec:
     keep_records: bool = False
     threads: int = 0  # torch CPU threads in this process (make_specs sets it; 0: torch's default)
     token: str = ""  # per-run secret: ends of stream and control events carry it
+    preview: str | None = None  # --preview side channel (source: connects; publish: binds)
 
     @property
     def label(self) -> str:
@@ -54,8 +55,9 @@ class WorkerSpec:
 
 class _Worker:
     def __init__(self, spec: WorkerSpec, cfg: PipelineConfig, stop: Any, go: Any,
-                 finished: Any) -> None:
+                 finished: Any, demand: Any = None) -> None:
         self.spec = spec
+        self.demand = demand
         self.cfg = cfg
         self.stop = stop
         self.go = go
@@ -105,11 +107,17 @@ class _Worker:
 
             torch.set_num_threads(self.spec.threads)
         names = [n for n in self.spec.stages if n != "source"]
+        link = None
+        if self.spec.preview and self.demand is not None:
+            from stmocap.realtime.preview import PreviewLink
+
+            link = PreviewLink(self.spec.preview, self.demand, self.spec.index)
         for name in names:
             try:
                 self.stages.append(build_stage(
                     name, self.cfg, report=lambda s: self.event("stats", stats=s),
-                    keep_records=self.spec.keep_records))
+                    keep_records=self.spec.keep_records,
+                    preview=link if name == "publish" else None))
             except Exception as exc:
                 raise StageError(name, exc) from exc
         # After a live source the receiver keeps only the newest message (see _receive), so the
@@ -156,12 +164,26 @@ class _Worker:
         return os.getppid() != self.parent
 
     def run_source(self) -> None:
-        from stmocap.realtime.sources import frame_message, open_source
-
         # Frames flow only once every process is set up, so none waits in a queue meanwhile.
         while not self.go.wait(0.1):
             if self.stop.is_set() or self.orphaned():
                 return
+        preview = None
+        if self.spec.preview and self.demand is not None:
+            from stmocap.realtime.preview import PreviewSender
+
+            preview = PreviewSender(self.ctx, self.spec.preview, self.cfg.preview, self.demand)
+        try:
+            self._source_loop(preview)
+        finally:
+            if preview is not None:
+                preview.close()
+
+    def _source_loop(self, preview: Any) -> None:
+        """Read the source, send every frame down the line (and, with ``--preview``, offer the
+        frames that went on to the preview thread), then the end of stream."""
+        from stmocap.realtime.sources import frame_message, open_source
+
         limit = self.cfg.graph.frames
         dropped_here = 0
         last = None
@@ -175,6 +197,9 @@ class _Worker:
                 last = msg
                 if not self.send(self.chain(msg), block=not src.live):
                     dropped_here += 1  # live source and the pipeline is busy: newest frame wins
+                elif preview is not None:
+                    preview.offer(frame.index, frame.t_capture_ns, msg.stamps["source"],
+                                  frame.image, msg.stream)
                 if limit and frame.index + 1 >= limit:
                     break
         eos = Message(kind=EOS, seq=last.seq + 1 if last else 0,
@@ -267,10 +292,11 @@ class _Worker:
             self.ctx.term()
 
 
-def worker_entry(spec: WorkerSpec, cfg: PipelineConfig, stop: Any, go: Any, finished: Any) -> None:
+def worker_entry(spec: WorkerSpec, cfg: PipelineConfig, stop: Any, go: Any, finished: Any,
+                 demand: Any = None) -> None:
     """Process entry point (spawned by the supervisor). ``go`` is set once every worker started,
-    ``finished`` once the last one has processed the end of stream (flags:
-    :class:`~stmocap.realtime.supervision.Flag`)."""
+    ``finished`` once the last one has processed the end of stream, ``demand`` while a client
+    subscribes to the preview topic (flags: :class:`~stmocap.realtime.supervision.Flag`)."""
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise SystemExit(_Worker(spec, cfg, stop, go, finished).main())
+    raise SystemExit(_Worker(spec, cfg, stop, go, finished, demand).main())

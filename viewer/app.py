@@ -37,7 +37,9 @@ class ViewerOptions:
     keys: Path | None = None
     client: str = "client"
     hud: bool = True
-    overlay: str | None = None  # the run's video file (or "demo"): record the fit beside the view
+    # Record the fit beside the view, over frames of: "preview" (the stream's preview topic, from
+    # `stmocap run --preview`) or the run's video file (or "demo").
+    overlay: str | None = None
 
 
 @dataclass
@@ -95,6 +97,8 @@ class ViewerResult:
     lost: int
     restarts: int
     reason: str = ""
+    previews: int = 0  # preview frames received (--overlay preview)
+    overlays: int = 0  # overlay panels drawn (--overlay)
 
 
 def burn_text(rgb: np.ndarray, text: str) -> np.ndarray:
@@ -160,15 +164,24 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
             display = VirtualDisplay(opts.width + 64, opts.height + 64)
     scene = client = None
     video = None
-    if opts.overlay is not None:
+    from_preview = opts.overlay == "preview"
+    if opts.overlay is not None and not from_preview:
         from stmocap.viewer.overlay import VideoFrames
 
         video = VideoFrames(opts.overlay)
     try:
         scene = Scene(opts.width, opts.height, visible=opts.record is None)
         # Subscribe (and say hello) once the window is up: --wait-subscribers then starts the
-        # stream when the viewer can draw it.
-        client = StreamClient(opts.endpoint, keys=opts.keys, client=opts.client)
+        # stream when the viewer can draw it. The preview topic only for its overlay: the run
+        # encodes JPEGs only while someone subscribes to it.
+        topics = ("pose", "mesh", "stats") + (("preview",) if from_preview else ())
+        client = StreamClient(opts.endpoint, topics=topics, keys=opts.keys, client=opts.client)
+        panel = None
+        if opts.overlay is not None:
+            from stmocap.viewer.overlay import OverlayPanel, PreviewFrames
+
+            panel = OverlayPanel(PreviewFrames(client.state) if from_preview else video,
+                                 (opts.height, opts.width))
         scene.show_mesh = not opts.skeleton
         controls = Controls(scene, client.state)
         controls.bind()
@@ -202,8 +215,8 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
             hud.frame(time.monotonic_ns(), state, new_data and got > 0)
             if writer is not None:
                 img = scene.capture()
-                if video is not None:
-                    img = np.hstack([img, _overlay_panel(video, state, img.shape[:2])])
+                if panel is not None:
+                    img = np.hstack([img, panel.update(state, img.shape[:2])])
                 writer.write(burn_text(img, hud.line(state)) if opts.hud else img)
             if time.monotonic() >= next_print and opts.hud:
                 next_print = time.monotonic() + 1.0
@@ -215,7 +228,9 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
             frames=hud.frames, wall_s=wall, fps=hud.fps,
             latency_ms_p50=float(np.median(hud.all_latency_ms)) if hud.all_latency_ms else float("nan"),
             added_ms_p50=float(np.median(hud.all_added_ms)) if hud.all_added_ms else float("nan"),
-            lost=client.state.lost, restarts=client.state.restarts, reason=reason)
+            lost=client.state.lost, restarts=client.state.restarts, reason=reason,
+            previews=client.state.received.get("preview", 0),
+            overlays=panel.drawn if panel is not None else 0)
     finally:
         if scene is not None:
             scene.close()
@@ -227,32 +242,6 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
             video.close()
         if display is not None:
             display.close()
-
-
-def _overlay_panel(video: Any, state: StreamState, size: tuple[int, int]) -> np.ndarray:
-    """The newest frame's image with every person's mesh over it, letterboxed to ``size (H, W)``."""
-    import cv2
-    from stmocap.viewer import geometry as geo
-    from stmocap.viewer.overlay import render_overlay
-
-    H, W = size
-    panel = np.zeros((H, W, 3), np.uint8)
-    people = [p for p in state.persons.values() if p.vertices is not None]
-    if not people or state.faces is None:
-        return panel
-    index = max(p.mesh_frame_index for p in people)
-    image = video.get(index)
-    if image is None:
-        return panel
-    fx, fy, cx, cy, _, _ = geo.intrinsics_of(people[0].meta)
-    meshes = [(p.vertices, geo.track_colour(p.track)) for p in people if p.mesh_frame_index == index]
-    drawn = render_overlay(image, meshes, state.faces, fx, fy, cx, cy)
-    s = min(W / drawn.shape[1], H / drawn.shape[0])
-    small = cv2.resize(drawn, (int(drawn.shape[1] * s), int(drawn.shape[0] * s)),
-                       interpolation=cv2.INTER_AREA)
-    y, x = (H - small.shape[0]) // 2, (W - small.shape[1]) // 2
-    panel[y:y + small.shape[0], x:x + small.shape[1]] = small
-    return panel
 
 
 def _gone(state: StreamState) -> bool:

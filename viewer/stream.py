@@ -6,6 +6,9 @@ falling behind (the SUB queue is small, ``RCVHWM``; older messages are lost ther
 by ``seq`` gaps). ZeroMQ reconnects a SUB socket by itself; when the publisher restarts its
 per-topic ``seq`` starts again at 0, which :class:`StreamState` detects (``seq`` going back) and
 answers by forgetting the old tracks. Faces arrive on ``mesh.faces`` after every (re)subscription.
+Frames of the opt-in ``preview`` topic (JPEG, subscribed only for ``--overlay preview``) are kept
+by ``frame_index``, the newest :data:`PREVIEW_FRAMES` of them, undecoded: they arrive ahead of the
+meshes of the same frames, which are matched to them when drawn.
 
 Frames: every array is kept as published (camera frame: x right, y down, z forward, metres);
 :mod:`stmocap.viewer.geometry` maps them to the world.
@@ -15,12 +18,15 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from stmocap.realtime.messages import Message, MessageError, decode
+from stmocap.realtime.preview import INPUT as PREVIEW_INPUT
 from stmocap.realtime.protocol_schema import HELLO_PREFIX, TOPICS
+from stmocap.realtime.schema import check
 
 
 @dataclass
@@ -51,6 +57,30 @@ class Person:
     publish_ns: int = 0
 
 
+# Preview frames kept (≈ 4 s at 30 fps): more than capture → publish of a pose on a slow machine.
+PREVIEW_FRAMES = 120
+
+
+@dataclass
+class Preview:
+    """One frame of the ``preview`` topic, as received.
+
+    Attributes:
+        frame_index: the source frame.
+        t_capture_ns: its capture time (same clock as the poses').
+        jpeg: ``(N,)`` uint8, the JPEG file's bytes (decode: :func:`stmocap.realtime.preview.
+            decode_preview`).
+        size: ``(w, h)`` of the JPEG.
+        scale: ``(sx, sy)`` from the full image (the pose's ``image_size``) to the JPEG.
+    """
+
+    frame_index: int
+    t_capture_ns: int
+    jpeg: np.ndarray
+    size: tuple[int, int]
+    scale: tuple[float, float]
+
+
 @dataclass
 class StreamState:
     """What the viewer knows about the stream, updated message by message (pure, no sockets).
@@ -65,6 +95,7 @@ class StreamState:
         received: messages applied, per topic.
         malformed: messages that did not decode.
         stale_s: a track not updated for this long is forgotten by :meth:`prune`.
+        previews: the newest preview frames by ``frame_index`` (at most :data:`PREVIEW_FRAMES`).
     """
 
     persons: dict[int, Person] = field(default_factory=dict)
@@ -78,6 +109,7 @@ class StreamState:
     stale_s: float = 1.0
     last_seq: dict[str, int] = field(default_factory=dict)
     last_message_ns: int = 0
+    previews: OrderedDict[int, Preview] = field(default_factory=OrderedDict)
 
     def apply(self, topic: str, msg: Message, now_ns: int | None = None) -> None:
         """Take one decoded message received on ``topic``."""
@@ -99,6 +131,19 @@ class StreamState:
             self.faces = np.array(msg.arrays["faces"], np.int32)
         elif msg.kind == "stats":
             self.stats = dict(msg.meta)
+        elif msg.kind == "preview":
+            try:
+                check(msg, PREVIEW_INPUT)  # the fields read here, as the publisher checked them
+            except MessageError:
+                self.malformed += 1
+                return
+            w, h = msg.meta["size"]
+            sx, sy = msg.meta["scale"]
+            self.previews[msg.frame_index] = Preview(
+                msg.frame_index, msg.t_capture_ns, np.array(msg.arrays["jpeg"], np.uint8),
+                (int(w), int(h)), (float(sx), float(sy)))
+            while len(self.previews) > PREVIEW_FRAMES:
+                self.previews.popitem(last=False)
         elif msg.kind == "pose":
             p = self.persons.setdefault(msg.track, Person(msg.track))
             if msg.frame_index >= p.frame_index:
@@ -121,6 +166,7 @@ class StreamState:
         self.persons.clear()
         self.last_seq.clear()
         self.ended.clear()
+        self.previews.clear()
 
     def prune(self, now_ns: int | None = None) -> None:
         """Forget tracks not updated for ``stale_s`` seconds (the person left, or the stream

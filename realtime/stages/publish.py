@@ -1,7 +1,8 @@
 """Publish stage: hands the graph's bodies to the public stream (:mod:`stmocap.realtime.publisher`).
 
-Topics ``pose``, ``mesh``, ``mesh.faces`` and ``stats`` on one XPUB socket, in the wire format of
-:mod:`stmocap.realtime.messages`; ``docs/protocol.md`` documents them. A slow subscriber only loses
+Topics ``pose``, ``mesh``, ``mesh.faces``, ``stats`` (and, opt-in, ``preview``) on one XPUB
+socket, in the wire format of :mod:`stmocap.realtime.messages`; ``docs/protocol.md`` documents
+them. A slow subscriber only loses
 its own messages (PUB drops at its queue limit); the pipeline never waits for it.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import zmq
 from stmocap.realtime.messages import Message
+from stmocap.realtime.preview import PreviewLink
 from stmocap.realtime.publisher import Publisher, drain
 from stmocap.realtime.schema import COUNTERS, ArrayRule, KindSchema, schemas
 from stmocap.realtime.stages.base import EOS, Stage
@@ -45,12 +47,12 @@ class PublishStage(Stage):
 
     def __init__(self, config: PublishConfig, report: Callable[[dict[str, Any]], None] | None = None,
                  keep_records: bool = False, wait_subscribers: int = 0,
-                 wait_timeout: float = 60.0) -> None:
+                 wait_timeout: float = 60.0, preview: PreviewLink | None = None) -> None:
         self.config = config
         self.report = report
         self.publisher = Publisher(config.endpoint, zmq.Context.instance(), queue_size=config.queue,
                                    stats_period=config.stats_period, keys=config.keys,
-                                   keep_records=keep_records)
+                                   keep_records=keep_records, preview=preview)
         if wait_subscribers:
             try:
                 self.publisher.wait_for_clients(wait_subscribers, wait_timeout)

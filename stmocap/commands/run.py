@@ -27,7 +27,7 @@ def _section_classes() -> dict[str, type]:
 
 def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="TOML file with tables [source], [plan], [smoothing], "
-                   "[perframe], [temporal], [body], [camera], [publish], [graph]")
+                   "[perframe], [temporal], [body], [camera], [publish], [preview], [graph]")
     for cls in _section_classes().values():
         add_dataclass_options(p, cls)
 
@@ -126,8 +126,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     probe_endpoint(cfg.publish.endpoint)
     status = StatusLine()
 
+    topics = "pose, mesh, stats" + (", preview" if cfg.preview.preview else "")
+
     def started(_: Any) -> None:  # every process is set up: the publisher is bound
-        print(f"publishing on {cfg.publish.endpoint} (topics pose, mesh, stats); Ctrl-C stops",
+        print(f"publishing on {cfg.publish.endpoint} (topics {topics}); Ctrl-C stops",
               file=sys.stderr)
 
     result = run_graph(cfg, on_stats=status, on_started=started)
@@ -162,7 +164,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
-TOPICS = ("pose", "mesh", "stats")
+TOPICS = ("pose", "mesh", "stats", "preview")
 
 
 def key_name(text: str) -> None:
@@ -174,7 +176,7 @@ def key_name(text: str) -> None:
 
 
 def parse_topics(text: str) -> list[str]:
-    """``--topics``: a comma list of pose, mesh, stats."""
+    """``--topics``: a comma list of pose, mesh, stats, preview."""
     topics = [t.strip() for t in text.split(",") if t.strip()]
     bad = [t for t in topics if t not in TOPICS]
     if bad or not topics:
@@ -229,6 +231,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     last_stats: float | None = None  # when the last heartbeat came, and its period
     period = 0.0
     gone = False
+    preview_bytes = 0
     failure: RecordError | None = None
     try:
         while ended != expect_eos:
@@ -262,6 +265,8 @@ def cmd_listen(args: argparse.Namespace) -> int:
                     recorder.add("mesh", {"vertices": msg.arrays["vertices"]})
                 elif topic == "mesh.faces" and recorder is not None:
                     recorder.add("faces", {"faces": msg.arrays["faces"]})
+                elif topic == "preview":
+                    preview_bytes += msg.arrays["jpeg"].size  # counted, not recorded
                 elif topic == "stats":
                     last_stats, period = time.monotonic(), float(msg.meta.get("period", 1.0))
             if last_stats is not None and time.monotonic() - last_stats > 3 * period:
@@ -280,7 +285,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
         sock.close(0)
     end = ("; stream ended" if ended == expect_eos else
            "; publisher gone (no stats heartbeat)" if gone else "")
-    print(f"received {dict(counts)}; {gaps.line()}; malformed {bad}{end}", file=sys.stderr)
+    jpeg = (f"; preview JPEGs {preview_bytes / max(counts['preview'], 1) / 1024:.1f} KiB on average"
+            if counts.get("preview") else "")
+    print(f"received {dict(counts)}; {gaps.line()}; malformed {bad}{jpeg}{end}", file=sys.stderr)
     if recorder is not None:
         if failure is not None:
             recorder.close()
@@ -322,7 +329,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser(
         "run", help="capture → per-frame → windows → temporal → stitch → body → publish, live",
         description="Run the real-time graph on a source and publish SMPL bodies over ZeroMQ "
-                    "(topics pose, mesh, stats; see docs/protocol.md). Latency grows by "
+                    "(topics pose, mesh, stats, and with --preview the frames as JPEG; see "
+                    "docs/protocol.md). Latency grows by "
                     "lookahead/fps; --stride must be <= --lookahead + 1.")
     add_pipeline_options(r)
     r.set_defaults(func=cmd_run)
@@ -339,7 +347,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("endpoint", type=arg_type(str, connect_endpoint),
                     help="e.g. tcp://127.0.0.1:5556 or ipc:///tmp/stmocap.sock")
     ls.add_argument("--topics", type=arg_type(str, check_topics), default="pose,stats",
-                    help="comma list of pose, mesh, stats (default: pose,stats)")
+                    help="comma list of pose, mesh, stats, preview (default: pose,stats; preview: "
+                         "the JPEG frames of `run --preview`, counted, never recorded)")
     ls.add_argument("--record", type=Path, help="save what arrives to this .npz (written as it "
                     "arrives to OUT.npz.partial, finalised at the end; docs/reliability.md)")
     ls.add_argument("--count", type=non_negative_int, default=0,

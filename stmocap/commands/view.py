@@ -23,6 +23,10 @@ def cmd_view(args: argparse.Namespace) -> int:
           f"{result.added_ms_p50:.1f} ms; lost here {result.lost}, publisher restarts "
           f"{result.restarts}; {result.reason}" + (f"; wrote {args.record}" if args.record else ""),
           file=sys.stderr)
+    if args.overlay == "preview":
+        print(f"overlay: {result.previews} preview frames received, {result.overlays} overlays drawn"
+              + ("" if result.previews else " (none came: start the run with `stmocap run "
+                 "--preview`)"), file=sys.stderr)
     return 0
 
 
@@ -59,8 +63,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--duration", type=float, default=0.0, help="stop after S seconds (default: none)")
     v.add_argument("--size", default="960x720", help="window / video size WxH (default: 960x720)")
     v.add_argument("--fps", type=float, default=30.0, help="--record frame rate (default: 30)")
-    v.add_argument("--overlay", metavar="VIDEO", help="with --record: the run's video file (or "
-                   "'demo') to draw the fitted meshes over, beside the 3D view")
+    v.add_argument("--overlay", metavar="preview|VIDEO",
+                   help="with --record: draw the fitted meshes over the camera image, beside the 3D "
+                        "view. 'preview': the frames the run publishes with `stmocap run "
+                        "--preview` (any source, a live camera too); else the run's video file "
+                        "(or 'demo'), read here (a file named preview: ./preview)")
     v.add_argument("--skeleton", action="store_true", help="start with skeletons instead of meshes")
     v.add_argument("--keys", type=Path, help="folder from `stmocap keys` for an encrypted stream")
     v.add_argument("--client", default="client", help="client key name (default: client)")

@@ -83,8 +83,8 @@ def test_document_tables_match_the_schema() -> None:
     header = next(rows for h, cells, rows in tables if h == "Header")
     assert [(_code(r[0]), r[1]) for r in header] == [(f.name, f.type) for f in protocol_schema.HEADER]
     kinds = next(rows for h, cells, rows in tables if h == "Kinds")
-    assert {_code(r[0]): (tuple(_code(t) for t in r[1].split(",")), r[2] == "yes") for r in kinds} == \
-        {k.kind: (k.topics, k.frame_header) for k in KINDS.values()}
+    assert {_code(r[0]): (tuple(_code(t) for t in r[1].split(",")), r[2] == "yes", r[3] == "yes")
+            for r in kinds} == {k.kind: (k.topics, k.frame_header, k.per_person) for k in KINDS.values()}
     for kind in KINDS.values():
         section = [(cells, rows) for h, cells, rows in tables if h.startswith(f"Kind `{kind.kind}`")]
         arrays = [rows for cells, rows in section if cells[0] == "array"]

@@ -74,6 +74,13 @@ BAD_OPTIONS = [
     (["eval", "--closed-loop", "--occluders", "-1"], ["--occluders", ">= 0"]),
     (["eval", "--closed-loop", "--min-frames", "-1"], ["--min-frames", ">= 0"]),
     (["keys", "k", "--client", "../x"], ["--client", "letters"]),
+    (["run", "--preview", "--preview-quality", "0"], ["--preview-quality", "1..100", "got 0"]),
+    (["run", "--preview-quality", "101"], ["--preview-quality", "1..100"]),
+    (["run", "--preview-width", "8"], ["--preview-width", "0 (full size) or in 16..65535"]),
+    (["run", "--preview-width", "-1"], ["--preview-width", "16..65535"]),
+    (["run", "--preview-fps", "-1"], ["--preview-fps", ">= 0"]),
+    (["run", "--preview-fps", "nan"], ["--preview-fps", ">= 0"]),
+    (["listen", "tcp://127.0.0.1:5556", "--topics", "previews"], ["--topics", "stats, preview"]),
 ]
 
 
@@ -99,7 +106,7 @@ def test_bad_option_is_one_line_naming_it(argv: list[str], needles: list[str], t
     assert not (tmp_path / "k").exists() and not (tmp_path / "x.avi").exists()
 
 
-@pytest.mark.parametrize("index", [0, 1, 8, 9, 18, 23, 24, 30])
+@pytest.mark.parametrize("index", [0, 1, 8, 9, 18, 23, 24, 30, 45])
 def test_bad_option_in_a_real_process(index: int, tmp_path: Path) -> None:
     argv, needles = BAD_OPTIONS[index]
     out = subprocess.run([sys.executable, "-m", "stmocap", *argv], capture_output=True, text=True,
@@ -150,6 +157,10 @@ CONFIGS = [
     ("[publish]\nendpoint = \"tcp://127.0.0.1:70000\"\n", ["[publish]", "endpoint", "1..65535"]),
     ("source = \"demo\"\n", ["source must be a table [source]"]),
     ("graph = 3\n", ["graph must be a table"]),
+    ("[preview]\npreview_quality = 0\n", ["[preview]", "preview_quality must be in 1..100"]),
+    ("[preview]\npreview = \"yes\"\n", ["[preview]", "preview must be true or false"]),
+    ("[preview]\nquality = 90\n", ["[preview]", "unknown key 'quality'", "preview_quality"]),
+    ("[publish]\npreview = true\n", ["[publish]", "unknown key 'preview'"]),
 ]
 
 
