@@ -267,11 +267,21 @@ def test_messages_that_do_not_fit_the_stage_are_counted_and_dropped(
     sub = Subscriber(ep, ("pose", "stats"))
 
     def inject(graph: RunningGraph) -> None:
+        # Called before the source may start: connect, wait until the connection is up, send,
+        # and give the stage time to read them, so they are all in before the stream ends.
+        from zmq.utils.monitor import recv_monitor_message
+
         ctx = zmq.Context.instance()
         push = ctx.socket(zmq.PUSH)
+        monitor = push.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
         push.connect(graph.specs[1].inbound)
+        if monitor.poll(10_000):
+            recv_monitor_message(monitor)
         for frames in _bad_messages():
             push.send_multipart(frames)
+        time.sleep(0.5)
+        push.disable_monitor()
+        monitor.close(0)
         push.close(linger=3000)
 
     result = run_graph(_config(media["video"], media["estimates"], ep, wait_subscribers=1),
