@@ -149,8 +149,6 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
     from stmocap.viewer.display import VirtualDisplay
     from stmocap.viewer.scene import Scene
 
-    if opts.overlay is not None and opts.record is None:
-        raise ValueError("--overlay needs --record (the overlay is drawn into the video)")
     display = None
     writer = None
     if opts.record is not None:
@@ -162,7 +160,7 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
         writer = VideoWriter(opts.record, wide, opts.height, opts.fps)
         if not os.environ.get("DISPLAY"):
             display = VirtualDisplay(opts.width + 64, opts.height + 64)
-    scene = client = None
+    scene = client = window = None
     video = None
     from_preview = opts.overlay == "preview"
     if opts.overlay is not None and not from_preview:
@@ -182,6 +180,10 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
 
             panel = OverlayPanel(PreviewFrames(client.state) if from_preview else video,
                                  (opts.height, opts.width))
+            if writer is None:  # on screen: the overlay in a second window beside the 3D view
+                from stmocap.viewer.overlay_window import OverlayWindow
+
+                window = OverlayWindow(opts.width, opts.height)
         scene.show_mesh = not opts.skeleton
         controls = Controls(scene, client.state)
         controls.bind()
@@ -212,6 +214,11 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
                 scene.update(state)
             if not scene.render():
                 reason = "window closed"
+            if window is not None and panel is not None:
+                if new_data:
+                    window.show(panel.update(state, (opts.height, opts.width)))
+                if not window.render():
+                    reason = "window closed"
             hud.frame(time.monotonic_ns(), state, new_data and got > 0)
             if writer is not None:
                 img = scene.capture()
@@ -232,6 +239,8 @@ def run_viewer(opts: ViewerOptions) -> ViewerResult:
             previews=client.state.received.get("preview", 0),
             overlays=panel.drawn if panel is not None else 0)
     finally:
+        if window is not None:
+            window.close()
         if scene is not None:
             scene.close()
         if writer is not None:

@@ -5,7 +5,8 @@ Pure numpy + OpenCV (no Open3D): a painter's algorithm over front-facing triangl
 Lambert-shaded from a light at the camera. Image frame: pixels from the top-left corner (pixel
 centres at integers); vertices in the camera frame (x right, y down, z forward, metres).
 
-Where the frames come from (``stmocap view --record out.mp4 --overlay SOURCE``):
+Where the frames come from (``stmocap view [--record out.mp4] --overlay SOURCE``; on screen the
+panel is shown in a second window, :mod:`stmocap.viewer.overlay_window`):
 
 - ``--overlay preview``: the stream's own opt-in ``preview`` topic (``stmocap run --preview``,
   docs/protocol.md), JPEG frames of whatever the run reads, a live camera included

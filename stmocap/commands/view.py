@@ -64,8 +64,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--size", default="960x720", help="window / video size WxH (default: 960x720)")
     v.add_argument("--fps", type=float, default=30.0, help="--record frame rate (default: 30)")
     v.add_argument("--overlay", metavar="preview|VIDEO",
-                   help="with --record: draw the fitted meshes over the camera image, beside the 3D "
-                        "view. 'preview': the frames the run publishes with `stmocap run "
+                   help="draw the fitted meshes over the camera image: in a second window (with "
+                        "--record: beside the 3D view in the video). 'preview': the frames the run "
+                        "publishes with `stmocap run "
                         "--preview` (any source, a live camera too); else the run's video file "
                         "(or 'demo'), read here (a file named preview: ./preview)")
     v.add_argument("--skeleton", action="store_true", help="start with skeletons instead of meshes")
