@@ -51,7 +51,7 @@ class PreviewConfig:
 
     preview: bool = field(default=False, metadata={
         "help": "also publish the captured frames as JPEG on the 'preview' topic (for `stmocap "
-                "view --record --overlay preview`); encoded in the source process only while a "
+                "view --overlay preview`); encoded in the source process only while a "
                 "client subscribes, latest-only"})
     preview_quality: int = field(default=80, metadata={"check": Range(1, 100),
         "help": "JPEG quality of the preview, 1..100"})
