@@ -12,20 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from stmocap.viewer.scene import open3d
+from stmocap.viewer.scene import Window, open3d
 
 
-class OverlayWindow:
+class OverlayWindow(Window):
     """A window of ``width × height`` pixels showing ``(H, W, 3)`` uint8 RGB images."""
 
     def __init__(self, width: int, height: int, visible: bool = True,
                  title: str = "stmocap overlay") -> None:
         o3d = open3d()
         self.o3d = o3d
-        self.vis = o3d.visualization.Visualizer()
-        if not self.vis.create_window(window_name=title, width=width, height=height, visible=visible):
-            raise RuntimeError("Open3D could not open the overlay window (no display? run under "
-                               "Xvfb or record with `stmocap view --record out.mp4 --overlay …`)")
+        self._open(o3d.visualization.Visualizer(), title, width, height, visible)
         self.vis.get_render_option().background_color = np.zeros(3)
         self.image: Any = None
         self.pixels: np.ndarray | None = None
@@ -42,17 +39,3 @@ class OverlayWindow:
         else:
             self.pixels[...] = rgb
             self.vis.update_geometry(self.image)
-
-    def render(self) -> bool:
-        """Process window events and draw; False once the window was closed."""
-        alive = bool(self.vis.poll_events())
-        self.vis.update_renderer()
-        return alive
-
-    def capture(self) -> np.ndarray:
-        """What the window shows, ``(height, width, 3)`` uint8 RGB."""
-        buf = np.asarray(self.vis.capture_screen_float_buffer(do_render=True))
-        return (np.clip(buf, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-    def close(self) -> None:
-        self.vis.destroy_window()

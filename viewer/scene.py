@@ -55,7 +55,34 @@ class ViewPose:
         return E
 
 
-class Scene:
+class Window:
+    """An Open3D legacy window (``vis``): open it, process events and draw, capture, close.
+    Shared by the 3D view (:class:`Scene`) and the overlay (``viewer.overlay_window``)."""
+
+    vis: Any
+
+    def _open(self, vis: Any, title: str, width: int, height: int, visible: bool) -> None:
+        self.vis = vis
+        if not vis.create_window(window_name=title, width=width, height=height, visible=visible):
+            raise RuntimeError(f"Open3D could not open the window '{title}' (no display? run under "
+                               "Xvfb or use `stmocap view --record out.mp4`, which starts one)")
+
+    def render(self) -> bool:
+        """Process window events and draw; False once the window was closed."""
+        alive = bool(self.vis.poll_events())
+        self.vis.update_renderer()
+        return alive
+
+    def capture(self) -> np.ndarray:
+        """What the window shows, ``(H, W, 3)`` uint8 RGB."""
+        buf = np.asarray(self.vis.capture_screen_float_buffer(do_render=True))
+        return (np.clip(buf, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+    def close(self) -> None:
+        self.vis.destroy_window()
+
+
+class Scene(Window):
     """An Open3D window (visible, or hidden under Xvfb for recording) showing a :class:`StreamState`.
 
     ``show_mesh``: meshes (True) or skeletons (False). Key callbacks (``register_key``) work in a
@@ -68,10 +95,7 @@ class Scene:
         self.o3d = o3d
         self.width, self.height = width, height
         self.view = view or ViewPose()
-        self.vis = o3d.visualization.VisualizerWithKeyCallback()
-        if not self.vis.create_window(window_name=title, width=width, height=height, visible=visible):
-            raise RuntimeError("Open3D could not open a window (no display? run under Xvfb or use "
-                               "`stmocap view --record out.mp4`, which starts one)")
+        self._open(o3d.visualization.VisualizerWithKeyCallback(), title, width, height, visible)
         opt = self.vis.get_render_option()
         opt.background_color = np.array([0.12, 0.12, 0.14])
         opt.mesh_show_back_face = True
@@ -212,16 +236,3 @@ class Scene:
         if g is not None:
             self.vis.remove_geometry(g, reset_bounding_box=False)
 
-    def render(self) -> bool:
-        """Process window events and draw; False once the window was closed."""
-        alive = bool(self.vis.poll_events())
-        self.vis.update_renderer()
-        return alive
-
-    def capture(self) -> np.ndarray:
-        """The rendered frame, ``(H, W, 3)`` uint8 RGB."""
-        buf = np.asarray(self.vis.capture_screen_float_buffer(do_render=True))
-        return (np.clip(buf, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-    def close(self) -> None:
-        self.vis.destroy_window()
