@@ -12,7 +12,6 @@ import multiprocessing as mp
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -34,12 +33,13 @@ from stmocap.realtime.preview import (
     preview_size,
     scale_intrinsics,
 )
-from stmocap.realtime.protocol_schema import TOPICS, check_message
+from stmocap.realtime.protocol_schema import check_message
 from stmocap.realtime.publisher import Publisher
 from stmocap.realtime.supervision import Flag
 
 from .conftest import write_video
 from .helpers import make_estimates, save_estimates
+from .test_protocol import DocClient
 
 
 def _endpoint() -> str:
@@ -158,39 +158,18 @@ def test_the_publisher_asks_for_previews_only_while_a_client_subscribes(tmp_path
 # --- a live run ----------------------------------------------------------------------------------
 
 
-class Collector:
-    """SUB socket on a thread keeping every raw message until each subscribed topic ended."""
+class Collector(DocClient):
+    """The protocol test's client (every raw message until each subscribed topic ended), decoding."""
 
     def __init__(self, endpoint: str, topics: tuple[str, ...], timeout_s: float = 120.0) -> None:
-        self.raw: list[tuple[str, list[bytes]]] = []
-        self.sock = zmq.Context.instance().socket(zmq.SUB)
-        self.sock.setsockopt(zmq.RCVHWM, 100000)
-        self.sock.connect(endpoint)
-        for t in topics:
-            self.sock.subscribe(t.encode())
-        self.sock.subscribe(b"hello." + uuid.uuid4().hex.encode())
-        self.expect = {t for t in TOPICS if any(t.startswith(p) for p in topics)}
-        self.timeout_s = timeout_s
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        ended: set[str] = set()
-        deadline = time.monotonic() + self.timeout_s
-        while ended != self.expect and time.monotonic() < deadline:
-            if self.sock.poll(100):
-                topic, *frames = self.sock.recv_multipart()
-                self.raw.append((topic.decode(), frames))
-                if msgpack.unpackb(frames[0])["kind"] == "eos":
-                    ended.add(topic.decode())
-        self.sock.close(0)
+        super().__init__(endpoint, topics, hwm=100000, timeout_s=timeout_s)
 
     def join(self) -> None:
         self.thread.join(60)
         assert not self.thread.is_alive()
 
     def messages(self, topic: str) -> list[Message]:
-        return [decode(f) for t, f in self.raw if t == topic]
+        return [decode(f) for t, f, _ in self.raw if t == topic]
 
 
 def run_replay(video: Path, estimates: Path, ep: str, *extra: str) -> subprocess.CompletedProcess:
@@ -213,8 +192,8 @@ def test_a_run_with_preview_publishes_the_frames_the_poses_describe(tmp_path: Pa
     assert run.returncode == 0, run.stderr
     assert "topics pose, mesh, stats, preview" in run.stderr
     client.join()
-    assert [p for t, f in client.raw for p in check_message(t, f)] == []
-    seqs = [msgpack.unpackb(f[0])["seq"] for t, f in client.raw if t == "preview"]
+    assert [p for t, f, _ in client.raw for p in check_message(t, f)] == []
+    seqs = [msgpack.unpackb(f[0])["seq"] for t, f, _ in client.raw if t == "preview"]
     assert seqs == list(range(len(seqs)))  # from 0 (held by --wait-subscribers), no gap, eos last
     msgs = client.messages("preview")
     assert msgs[-1].kind == "eos"
@@ -270,7 +249,7 @@ def test_demo_run_with_preview(tmp_path: Path) -> None:
          "--preview-fps", "0"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     client.join()
-    assert [p for t, f in client.raw for p in check_message(t, f)] == []
+    assert [p for t, f, _ in client.raw for p in check_message(t, f)] == []
     poses = {m.frame_index: m for m in client.messages("pose") if m.kind == "pose"}
     previews = [m for m in client.messages("preview") if m.kind == "preview"]
     assert previews and sorted(poses) == list(range(10))

@@ -62,7 +62,7 @@ def test_overlay_from_the_preview_matches_the_overlay_from_the_video(tmp_path: P
     files, previews = VideoFrames(video), PreviewFrames(state)
     from_file, from_preview = OverlayPanel(files, (240, 320)), OverlayPanel(previews, (240, 320))
     compared = []
-    for topic, frames in client.raw:  # the viewer's state, message after message, as it came
+    for topic, frames, _ in client.raw:  # the viewer's state, message after message, as it came
         msg = decode(frames)
         state.apply(topic, msg)
         if msg.kind != "mesh":
