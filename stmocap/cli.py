@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="timed forward passes (default: 10)")
     b.set_defaults(func=_cmd_inspect_body)
 
-    from stmocap.commands import bench, bridge, evaluate, export, motion, render, run, view
+    from stmocap.commands import bench, bridge, evaluate, export, models, motion, render, run, view
 
     run.add_parsers(sub)
     export.add_parsers(sub)
@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_parsers(sub)  # after run: adds run --view
     motion.add_parser(sub)
     bridge.add_parser(sub)
+    models.add_parser(sub)
     from stmocap.training.cli import add_train_data_parser, add_train_parser
 
     add_train_parser(sub)
