@@ -148,11 +148,44 @@ def _build_blazepose(name: str, size: int, outputs: tuple[tuple[str, tuple[int, 
     return build
 
 
+class _HMR2Export(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return self.model(image).as_tuple()
+
+
+def _build_hmr2(preset: str, checkpoint: Path | None) -> BuiltModel:
+    from stmocap.models.hmr2.checkpoint import load_hmr2, random_hmr2
+    from stmocap.models.hmr2.config import PRESETS
+
+    if checkpoint is not None:  # 4D-Humans' .ckpt; its model_config.yaml lies two folders up
+        model, _ = load_hmr2(checkpoint, strict=True)
+        source = sha256_file(checkpoint)
+    else:
+        model = random_hmr2(PRESETS[preset], RANDOM_SEED)
+        source = f"random-weights-seed{RANDOM_SEED}"
+    c = model.cfg
+    inputs = (TensorSpec("image", "float32", ("batch", 3, c.image_height, c.image_width)),)
+    outputs = (
+        TensorSpec("rotmats", "float32", ("batch", c.joints, 3, 3)),
+        TensorSpec("betas", "float32", ("batch", c.betas)),
+        TensorSpec("cam", "float32", ("batch", 3)),
+    )
+    # ImageNet-normalised RGB: (0 - 0.485) / 0.229 .. (1 - 0.406) / 0.225.
+    return BuiltModel("hmr2", preset, _HMR2Export(model).eval(), inputs, outputs, asdict(c), None,
+                      source, {"image": (-2.12, 2.64)})
+
+
 CATALOG: dict[str, CatalogEntry] = {
     "temporal": CatalogEntry("temporal", "the paper's STA + regressor + LSTM network",
                              ("tiny", "full", "lite"), _build_temporal),
     "body": CatalogEntry("body", "SMPL-format body forward (LBS): vertices and joints",
                          ("default",), _build_body),
+    "hmr2": CatalogEntry("hmr2", "HMR2.0 (4D-Humans): 256×192 person crop → SMPL rotmats, betas, crop cam",
+                         ("tiny", "full"), _build_hmr2),
     "blazepose-detection": CatalogEntry(
         "blazepose-detection", "BlazePose person detector (224×224 RGB in [-1, 1])", ("full",),
         _build_blazepose("pose_detection", 224, (("boxes", (2254, 12)), ("scores", (2254, 1))),
