@@ -19,9 +19,13 @@ The functions at the top are the pure core; :class:`Tracker` only holds the stat
 
 from __future__ import annotations
 
+__all__ = ["FrameTracks", "Track", "Tracker", "TrackerConfig", "assign", "assignment_cost", "box_area",
+           "box_centres", "duplicates", "iou_matrix", "predict_box"]
+
 from dataclasses import dataclass, field
 
 import numpy as np
+from stmocap.models.people.base import box_area, iou_matrix
 
 from stmocap.validate import AT_LEAST_ONE, NON_NEGATIVE, Range
 
@@ -50,23 +54,7 @@ class TrackerConfig:
         "help": "at most this many live tracks (0: no limit); extra detections start none"})
 
 
-# -- pure core -----------------------------------------------------------------------------------
-
-def box_area(boxes: np.ndarray) -> np.ndarray:
-    """``(..., 4)`` → ``(...)`` areas (0 for empty boxes)."""
-    return np.clip(boxes[..., 2] - boxes[..., 0], 0, None) * np.clip(boxes[..., 3] - boxes[..., 1], 0, None)
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of ``a (N, 4)`` with every box of ``b (M, 4)``: ``(N, M)``."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)[:, None]
-    b = np.asarray(b, np.float64).reshape(-1, 4)[None]
-    lo = np.maximum(a[..., :2], b[..., :2])
-    hi = np.minimum(a[..., 2:], b[..., 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
-    union = box_area(a) + box_area(b) - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
+# -- pure core (with box_area and iou_matrix of stmocap.models.people.base) ----------------------
 
 def box_centres(boxes: np.ndarray) -> np.ndarray:
     """``(N, 4)`` → ``(N, 2)``."""
