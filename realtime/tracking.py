@@ -48,8 +48,8 @@ class TrackerConfig:
     velocity_smoothing: float = field(default=0.3, metadata={"check": Range(0, 1),
         "help": "weight of the newest frame-to-frame motion in each track's velocity"})
     duplicate_iou: float = field(default=0.6, metadata={"check": Range(0, 1),
-        "help": "two observed tracks overlapping more than this are one person: the younger "
-                "one counts as unseen"})
+        "help": "two observed tracks overlapping more than this are one person: the one whose "
+                "predicted box fits worse counts as unseen (confirmed tracks win over new ones)"})
     max_tracks: int = field(default=0, metadata={"check": NON_NEGATIVE,
         "help": "at most this many live tracks (0: no limit); extra detections start none"})
 
@@ -127,6 +127,7 @@ class Track:
     age: int = 1  # frames since birth
     missed: int = 0  # frames in a row without an observation
     seen: bool = True  # observed on the current frame
+    source: int = -1  # this frame's detection row (-1: observed without one, or not seen)
     before: tuple[np.ndarray, np.ndarray, int] | None = None  # box, velocity, gap before this frame
 
     @property
@@ -207,21 +208,21 @@ class Tracker:
         observed = {k: np.asarray(v, np.float64) for k, v in (observed or {}).items()}
         for t in self.tracks:
             t.seen = False
+            t.source = -1
             t.age += 1
-        # Two tracks that landed on the same person: the younger is not seen there.
+        # Two tracks that landed on the same person (one region drifted onto someone else, as
+        # when people cross): the one whose motion predicted the box better keeps it.
         keys = [k for k in observed if any(t.key == k for t in self.tracks)]
         if len(keys) > 1:
             tr = [self.track(k) for k in keys]
-            priority = np.array([(t.confirmed, -t.id if t.confirmed else -t.key, t.hits)
-                                 for t in tr], dtype=[("c", int), ("i", int), ("h", int)])
-            rank = np.argsort(np.argsort(priority, order=("c", "i", "h")))
-            for i in duplicates(np.stack([observed[k] for k in keys]), rank, cfg.duplicate_iou):
+            fit = [assignment_cost(t.predicted()[None], observed[k][None], cfg.iou_weight)[0][0, 0]
+                   for t, k in zip(tr, keys, strict=True)]
+            priority = np.array([1e3 * t.confirmed - f for t, f in zip(tr, fit, strict=True)])
+            for i in duplicates(np.stack([observed[k] for k in keys]), priority, cfg.duplicate_iou):
                 del observed[keys[i]]
-        source: dict[int, int] = {}
         for k, box in observed.items():
             if any(t.key == k for t in self.tracks):
                 self._observe(self.track(k), box)
-                source[k] = -1
         free = list(range(len(boxes)))
         # Detections of an observed track are used up by it.
         seen = [t for t in self.tracks if t.seen]
@@ -233,7 +234,7 @@ class Tracker:
             matches, _, rest = assign(np.stack([t.predicted() for t in unseen]), boxes[free], cfg)
             for r, c in matches:
                 self._observe(unseen[r], boxes[free[c]])
-                source[unseen[r].key] = free[c]
+                unseen[r].source = free[c]
             free = [free[c] for c in rest]
         for t in self.tracks:
             if not t.seen:
@@ -245,14 +246,13 @@ class Tracker:
         for c in sorted(free, key=lambda c: -scores[c]):
             if cfg.max_tracks and len(self.tracks) >= cfg.max_tracks:
                 break
-            self.tracks.append(Track(self._next_key, boxes[c].copy()))
-            source[self._next_key] = c
+            self.tracks.append(Track(self._next_key, boxes[c].copy(), source=c))
             self._next_key += 1
         for t in self.tracks:
             if not t.confirmed and t.hits >= cfg.min_hits:
                 t.id = self._next_id
                 self._next_id += 1
-        return self.frame(source)
+        return self.frame()
 
     def correct(self, key: int, box: np.ndarray) -> None:
         """Replace track ``key``'s box on this frame by a refined one (a per-frame model's body
@@ -264,22 +264,26 @@ class Tracker:
             self._move(t, box)
 
     def drop(self, key: int) -> None:
-        """Track ``key`` was not really seen on this frame (its per-frame model found nobody):
-        count it as missed, as if no detection had come."""
+        """Track ``key`` was not really seen on this frame (its per-frame model found nobody in
+        the region its detection gave): undo the observation, as if no detection had come."""
         t = self.track(key)
         if not t.seen:
             return
+        if not t.confirmed or t.before is None:
+            self.tracks.remove(t)
+            return
+        t.box, t.velocity, t.missed = t.before
+        t.hits -= 1
         t.seen = False
-        t.missed += 1
-        if not t.confirmed:
+        t.source = -1
+        if t.missed > self.config.max_missed:
             self.tracks.remove(t)
 
-    def frame(self, source: dict[int, int] | None = None) -> FrameTracks:
+    def frame(self) -> FrameTracks:
         """The current frame's confirmed, observed tracks (sorted by id)."""
-        source = source or {}
         shown = sorted((t for t in self.tracks if t.confirmed and t.seen), key=lambda t: t.id)
         return FrameTracks(
             ids=np.array([t.id for t in shown], np.int64),
             boxes=np.array([t.box for t in shown], np.float32).reshape(-1, 4),
-            sources=np.array([source.get(t.key, -1) for t in shown], np.int64),
+            sources=np.array([t.source for t in shown], np.int64),
             coasting=tuple(sorted(t.id for t in self.tracks if t.confirmed and not t.seen)))
