@@ -10,7 +10,7 @@ stage then ends it). Two stages, so the placement can run BlazePose and IK in di
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +98,7 @@ class PeopleFollower:
         self.detect_every = detect_every
         self.max_people = max_people
         cfg = tracker or TrackerConfig()
-        self.tracker = Tracker(TrackerConfig(**{**cfg.__dict__, "max_tracks": max_people}))
+        self.tracker = Tracker(replace(cfg, max_tracks=max_people))
         self.smooth = smooth
         self.people: dict[int, _Person] = {}
         self.frames = 0

@@ -143,9 +143,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"no person was found in any of the {s['no_person']} frames: nothing was published "
               "(is the person small, cut off or in the dark?)", file=sys.stderr)
     if s.get("more_people"):
+        n = cfg.perframe.max_people
+        followed = "one (--max-people N follows more)" if n == 1 else f"up to {n} (--max-people)"
         print(f"more people than followed were seen in {s['more_people']} frame(s); the lite "
-              f"profile follows --max-people {cfg.perframe.max_people}: the detector's "
-              "highest-scoring people when tracking starts or restarts", file=sys.stderr)
+              f"profile follows {followed}: the detector's highest-scoring people when tracking "
+              "starts or restarts", file=sys.stderr)
     if result.interrupted:  # skip the interpreter's teardown (≈1 s with torch loaded): Ctrl-C ends
         sys.stderr.flush()  # a run within 2 s (docs/reliability.md); every process is already gone
         sys.stdout.flush()

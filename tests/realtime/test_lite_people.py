@@ -52,7 +52,8 @@ def test_two_people_get_two_ids_each_on_one_person(short_clip: tuple[Path, Path]
         # Frame 0 starts both tracks; an id is given on a person's second frame (min_hits 2).
         assert a["track_ids"].tolist() == ([] if f == 0 else [0, 1])
         for tid, box in zip(a["track_ids"], a["boxes"], strict=True):
-            assert owner.setdefault(int(tid), _nearest_person(box, truth[f])) == _nearest_person(box, truth[f])
+            person = _nearest_person(box, truth[f])
+            assert owner.setdefault(int(tid), person) == person
     assert sorted(owner.values()) == [0, 1]
     assert stage.counts["more_people"] == 0
     # One person followed by default, as before: the single-person path.
@@ -178,3 +179,33 @@ def test_two_walkers_crossing_keep_their_ids(tmp_path: Path) -> None:
     # Coverage: each id is published on most both-visible frames (the far walker is re-found a few
     # frames after the crossing; measured in docs/benchmarks.md).
     assert all(len(p) >= 0.7 * both.sum() for p in hits.values()), {t: len(p) for t, p in hits.items()}
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["run", "--max-people", "0"], "--max-people"), (["run", "--detect-every", "0"], "--detect-every"),
+    (["run", "--detector", "/nonexistent/people.onnx"], "file not found")])
+def test_people_options_are_checked(argv: list[str], needle: str, capsys: pytest.CaptureFixture) -> None:
+    from stmocap.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and needle in last and "error:" in last, last
+
+
+def test_people_options_reach_the_stage_config() -> None:
+    import argparse
+
+    from stmocap.realtime.pipeline import PerFrameConfig
+
+    from stmocap.commands.run import pipeline_config
+
+    assert PerFrameConfig().max_people == 1  # one person unless asked
+    from stmocap.cli import build_parser
+
+    args = build_parser().parse_args(["run", "--max-people", "3", "--detect-every", "4"])
+    assert isinstance(args, argparse.Namespace)
+    cfg = pipeline_config(args)
+    assert (cfg.perframe.max_people, cfg.perframe.detect_every, cfg.perframe.detector) == (3, 4, None)

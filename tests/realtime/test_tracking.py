@@ -152,12 +152,22 @@ def test_observed_boxes_carry_a_track_between_detections() -> None:
     assert len(keys) == 2
 
 
-def test_duplicate_tracks_on_one_person_collapse_to_the_older() -> None:
-    tracker = Tracker(TrackerConfig(min_hits=1))
-    tracker.update(np.stack([_box(100, 200), _box(400, 200)]))
+def test_duplicate_tracks_keep_the_one_whose_motion_fits() -> None:
+    """Two tracks' regions land on one person (as when people cross): the track whose predicted
+    box fits the observation keeps it, the other coasts; a new track loses to a confirmed one."""
+    for at, keeper, other in ((130, 0, 1), (370, 1, 0)):
+        tracker = Tracker(TrackerConfig(min_hits=1))
+        tracker.update(np.stack([_box(100, 200), _box(400, 200)]))
+        k0, k1 = (t.key for t in tracker.tracks)
+        ft = tracker.update(np.zeros((0, 4)), observed={k0: _box(at, 200), k1: _box(at + 2, 200)})
+        assert ft.ids.tolist() == [keeper] and ft.coasting == (other,)
+    tracker = Tracker(TrackerConfig(min_hits=2))
+    tracker.update(_box(100, 200)[None])
+    tracker.update(_box(100, 200)[None])  # confirmed
+    tracker.update(np.stack([_box(100, 200), _box(160, 200)]))  # + a new, tentative one
     k0, k1 = (t.key for t in tracker.tracks)
-    ft = tracker.update(np.zeros((0, 4)), observed={k0: _box(250, 200), k1: _box(252, 200)})
-    assert ft.ids.tolist() == [0] and ft.coasting == (1,)
+    ft = tracker.update(np.zeros((0, 4)), observed={k0: _box(150, 200), k1: _box(158, 200)})
+    assert ft.ids.tolist() == [0] and len(tracker.tracks) == 1
 
 
 def test_drop_and_correct() -> None:
