@@ -114,3 +114,22 @@ def test_letterbox_and_nms() -> None:
     boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], np.float32)
     assert nms(boxes, np.array([0.5, 0.9, 0.7]), 0.5).tolist() == [1, 2]
     assert iou_matrix(boxes, boxes).shape == (3, 3)
+
+
+def test_the_tracked_detector_stage_gives_each_blob_an_id(model: Path) -> None:
+    """``TrackedPersonDetector``: the ONNX detector's boxes, tracked across frames as blobs move."""
+    from stmocap.realtime.messages import Message
+    from stmocap.realtime.stages.detect import TrackedPersonDetector
+
+    stage = TrackedPersonDetector(OnnxPersonDetector(model), max_people=2)
+    seen = []
+    for f in range(6):
+        img = np.full((160, 300, 3), 40, np.uint8)
+        img[20:140, 30 + 4 * f:90 + 4 * f] = (230, 30, 30)
+        img[50:120, 180 + 3 * f:260 + 3 * f] = (230, 30, 30)
+        out = stage.process(Message(kind="frame", seq=f, arrays={"image": img}))[0]
+        a = out.arrays
+        assert a["image"] is img and a["boxes"].shape == (len(a["track_ids"]), 4)
+        seen.append(dict(zip(a["track_ids"].tolist(), (a["boxes"][:, 0] > 150).tolist(), strict=True)))
+    assert seen[0] == {} and all(s == seen[1] for s in seen[1:]) and sorted(seen[1]) == [0, 1]
+    assert out.meta["more_people"] == 0
