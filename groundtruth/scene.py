@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -270,3 +270,147 @@ def _render_into(shots: list[tuple[Motion, SceneConfig]], body: BodyModel, tmp_v
     np.savez_compressed(tmp_gt, **stacked, shot=np.array(shot_index), fps=np.array(fps),
                         focal=np.array(focal), image_size=np.array([first.width, first.height]),
                         names=np.array([m.name for m, _ in shots]))
+
+
+# -- several people in one scene -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one person's motion happens in a shared scene: turned by ``heading`` degrees about
+    the vertical (0: the clip's own direction; 90: walking along +x, the camera's right for
+    ``azimuth`` 0) about its first pelvis position, which is then moved to ``(x, z)`` metres."""
+
+    heading: float = 0.0
+    x: float = 0.0
+    z: float = 0.0
+
+
+def place_motion(motion: Motion, placement: Placement, rest_pelvis: np.ndarray) -> Motion:
+    """``motion`` turned and moved as ``placement`` says, still exact SMPL parameters: the root
+    rotation is turned and ``transl`` chosen so that SMPL(pose, β, transl) is the turned, moved
+    body. ``rest_pelvis (3,)``: the body's pelvis joint J₀(β) in the rest pose (SMPL rotates the
+    root about it)."""
+    from stmocap.models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+
+    a = np.radians(placement.heading)
+    Ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    pelvis = motion.transl + rest_pelvis  # (T, 3) world pelvis
+    c = np.array([pelvis[0, 0], 0.0, pelvis[0, 2]])
+    offset = np.array([placement.x, 0.0, placement.z])
+    transl = (pelvis - c) @ Ry.T + offset - rest_pelvis
+    poses = motion.poses.copy()
+    root = axis_angle_to_matrix(torch.from_numpy(poses[:, 0].astype(np.float64)))
+    poses[:, 0] = matrix_to_axis_angle(torch.from_numpy(Ry) @ root).numpy()
+    return replace(motion, poses=poses, transl=transl)
+
+
+@dataclass(frozen=True)
+class PeopleTruth:
+    """One frame of a scene with ``P`` people: ``people`` their :class:`FrameTruth` (in the
+    order given) and ``visible (P,)`` the fraction of each one's joints inside the image and not
+    hidden by anybody else (the joint's pixel shows that person's surface)."""
+
+    people: list[FrameTruth]
+    visible: np.ndarray
+
+
+def render_people(motions: list[Motion], body: BodyModel, cfg: SceneConfig = SceneConfig()
+                  ) -> Iterator[tuple[np.ndarray, PeopleTruth]]:
+    """Yield ``(image (H, W, 3) uint8 BGR, truth)`` per frame of several people moving at once.
+
+    The motions are already placed (:func:`place_motion`) and have the same frame count. The
+    camera is fixed (``cfg.follow`` is not used): it looks at the mean pelvis of everybody over the
+    clip from ``cfg``'s azimuth, elevation and distance. Each person has their own clothes; the
+    bodies occlude each other (one painter's pass over all their triangles)."""
+    from stmocap.models.rotations import axis_angle_to_matrix
+
+    T = motions[0].num_frames
+    if any(m.num_frames != T for m in motions):
+        raise ValueError("every person's motion needs the same number of frames")
+    rng = np.random.default_rng(cfg.seed)
+    camera = PinholeCamera.centred(focal_from_fov(cfg.fov, cfg.width, cfg.height), cfg.width, cfg.height)
+    background = _background(cfg, rng)
+    colors = [_face_colors(body, rng) for _ in motions]
+    posed = []
+    for m in motions:
+        betas = np.tile(m.betas, (T, 1))
+        with torch.no_grad():
+            out = body(axis_angle_to_matrix(torch.from_numpy(m.poses)).float(),
+                       torch.from_numpy(betas).float(), torch.from_numpy(m.transl).float())
+        posed.append((out.vertices.double().numpy(), out.joints.double().numpy(), betas))
+    centre = np.mean([j[:, 0] for _, j, _ in posed], axis=(0, 1))
+    target = np.array([centre[0], max(centre[1], 0.5), centre[2]])
+    az, el = np.radians(cfg.azimuth), np.radians(cfg.elevation)
+    direction = np.array([np.sin(az) * np.cos(el), np.sin(el), np.cos(az) * np.cos(el)])
+    R, tvec = look_at(target + cfg.distance * direction, target)
+    floor = _floor_mesh(centre) if cfg.floor else None
+    faces = np.concatenate([body.faces + k * len(posed[0][0][0]) for k in range(len(motions))])
+    albedo = np.concatenate(colors)
+    # Label image: person k's triangles drawn in grey level 40·(k + 1), unshaded.
+    labels = np.concatenate([np.full((len(body.faces), 3), 40 * (k + 1) / 255) for k in range(len(motions))])
+    light_phase = rng.uniform(0, 2 * np.pi, 3)
+    flat = Light(ambient=1.0, diffuse=0.0)
+    for t in range(T):
+        img = background.copy()
+        wobble = cfg.light_jitter * np.sin(2 * np.pi * t / 90.0 + light_phase)
+        light = Light(direction=(0.3 + wobble[0], 0.6 + wobble[1], 1.0 + 0.3 * wobble[2]))
+        if floor is not None:
+            render_mesh(img, floor[0] @ R.T + tvec, floor[1], floor[2], camera, flat)
+        v_cam = np.concatenate([v[t] @ R.T + tvec for v, _, _ in posed])
+        render_mesh(img, v_cam, faces, albedo, camera, light)
+        label = render_mesh(np.zeros_like(img), v_cam, faces, labels, camera, flat)[..., 0]
+        truths, visible = [], []
+        for k, (m, (v, j, betas)) in enumerate(zip(motions, posed, strict=True)):
+            j_cam = j[t] @ R.T + tvec
+            uv = camera.project(v[t] @ R.T + tvec)
+            box = np.array([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()])
+            box = np.clip(box, 0, [cfg.width, cfg.height, cfg.width, cfg.height])
+            j2d = camera.project(j_cam)
+            px = np.round(j2d).astype(int)
+            inside = (px[:, 0] >= 0) & (px[:, 0] < cfg.width) & (px[:, 1] >= 0) & (px[:, 1] < cfg.height)
+            own = np.zeros(len(px), bool)
+            own[inside] = np.abs(label[px[inside, 1], px[inside, 0]].astype(int) - 40 * (k + 1)) <= 5
+            visible.append(own.mean())
+            truths.append(FrameTruth(m.poses[t], betas[t], m.transl[t], R, tvec, j_cam, j2d, box))
+        yield img, PeopleTruth(truths, np.array(visible))
+
+
+def write_people_clip(motions: list[Motion], body: BodyModel, out: Path, cfg: SceneConfig = SceneConfig()
+                      ) -> tuple[Path, Path]:
+    """Render :func:`render_people` to ``out`` (``.avi``, MJPG) and its truth to
+    ``out.with_suffix('.npz')``: every :class:`FrameTruth` field stacked ``(T, P, …)``, ``visible
+    (T, P)``, fps, focal, image size and the people's motion names. Written under temporary names
+    and renamed at the end. Returns both paths."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=out.stem + ".", suffix=".part" + out.suffix, dir=out.parent)
+    os.close(fd)
+    tmp_video = Path(name)
+    tmp_gt = tmp_video.with_suffix(".npz")
+    try:
+        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"MJPG"), motions[0].fps,
+                                 (cfg.width, cfg.height))
+        if not writer.isOpened():
+            raise OSError(f"cannot write video {tmp_video}")
+        frames: list[PeopleTruth] = []
+        try:
+            for img, truth in render_people(motions, body, cfg):
+                writer.write(img)
+                frames.append(truth)
+        finally:
+            writer.release()
+        stacked = {k: np.stack([[getattr(p, k) for p in f.people] for f in frames]).astype(np.float32)
+                   for k in FrameTruth.__dataclass_fields__}
+        visible = np.stack([f.visible for f in frames]).astype(np.float32)
+        np.savez_compressed(tmp_gt, **stacked, visible=visible, fps=np.array(motions[0].fps),
+                            focal=np.array(focal_from_fov(cfg.fov, cfg.width, cfg.height)),
+                            image_size=np.array([cfg.width, cfg.height]),
+                            names=np.array([m.name for m in motions]))
+    except BaseException:
+        tmp_video.unlink(missing_ok=True)
+        tmp_gt.unlink(missing_ok=True)
+        raise
+    gt = out.with_suffix(".npz")
+    tmp_gt.replace(gt)
+    tmp_video.replace(out)
+    return out, gt

@@ -43,6 +43,15 @@ class PerFrameConfig:
     ik_iterations: int = field(default=5, metadata={"check": AT_LEAST_ONE,
         "help": "lite: L-BFGS iterations per tracked frame (fewer: faster, less accurate; "
                 "docs/benchmarks.md)"})
+    max_people: int = field(default=1, metadata={"check": AT_LEAST_ONE,
+        "help": "lite: follow up to this many people, each with its own track id (each extra "
+                "person costs one landmark pass and one IK solve per frame; docs/lite.md)"})
+    detect_every: int = field(default=10, metadata={"check": AT_LEAST_ONE,
+        "help": "lite with --max-people > 1: run the person detector every N frames to find "
+                "newcomers (and on every frame where a tracked person was lost)"})
+    detector: Path | None = field(default=None, metadata={
+        "help": "lite: an ONNX person detector of yours instead of BlazePose's own "
+                "(input/output contract: docs/detectors.md)"})
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,9 @@ def build_stage(name: str, cfg: PipelineConfig,
         if cfg.perframe.profile == "lite":
             from stmocap.realtime.stages.lite import BlazePoseDetect
 
-            return BlazePoseDetect(cfg.temporal.engine, cfg.temporal.device, cfg.perframe.smooth_landmarks)
+            p = cfg.perframe
+            return BlazePoseDetect(cfg.temporal.engine, cfg.temporal.device, p.smooth_landmarks,
+                                   p.max_people, p.detector, p.detect_every)
         from stmocap.realtime.stages.detect import FullFrameDetector
 
         return FullFrameDetector()

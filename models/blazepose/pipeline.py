@@ -51,9 +51,24 @@ class Roi:
 
 @dataclass(frozen=True)
 class Detection:
+    """One detector output. Keypoint 0 is the hip centre, keypoint 1 a point on the circle around
+    the whole body (its radius sets the landmark ROI); ``box`` is the face box the detector was
+    trained on."""
+
     score: float
     box: np.ndarray  # (4,) xmin, ymin, xmax, ymax normalised to the image
     keypoints: np.ndarray  # (4, 2) normalised to the image
+
+    def roi(self, width: int, height: int) -> Roi:
+        """The landmark model's region for this person (mediapipe's detection → ROI step)."""
+        return roi_from_points(self.keypoints[0], self.keypoints[1], width, height)
+
+    def person_box(self, width: int, height: int) -> np.ndarray:
+        """``(4,)`` pixels ``x0, y0, x1, y1``: the square around the body circle (centre keypoint
+        0, radius to keypoint 1)."""
+        c = self.keypoints[0] * [width, height]
+        r = float(np.hypot(*((self.keypoints[1] - self.keypoints[0]) * [width, height])))
+        return np.array([c[0] - r, c[1] - r, c[0] + r, c[1] + r], np.float32)
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,24 @@ def ssd_anchors() -> np.ndarray:
             for x in range(fm):
                 centres += [((x + 0.5) / fm, (y + 0.5) / fm)] * per_cell
     return np.asarray(centres, np.float32)
+
+
+def body_box(landmarks: np.ndarray, width: int, height: int, margin: float = 1.2) -> np.ndarray:
+    """``(4,)`` pixels: the square around the visible landmarks (all of them when fewer than 4 are
+    visible), enlarged by ``margin``. ``landmarks (33, ≥4)``: normalised x, y, z, visibility."""
+    vis = landmarks[:, 3]
+    px = landmarks[:, :2] * [width, height]
+    seen = px[vis > 0.5] if (vis > 0.5).sum() >= 4 else px
+    lo, hi = seen.min(0), seen.max(0)
+    centre, side = (lo + hi) / 2, float((hi - lo).max() * margin)
+    return np.array([*(centre - side / 2), *(centre + side / 2)], np.float32)
+
+
+def box_roi(box: np.ndarray, rotation: float = 0.0, scale: float = 1.25) -> Roi:
+    """A square ROI around a pixel ``box (4,)`` (its centre, ``scale`` × its longer side): the
+    landmark region of a person found by a box detector, or of a track between detections."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return Roi(float(cx), float(cy), float(max(box[2] - box[0], box[3] - box[1]) * scale), rotation)
 
 
 def _warp(image: np.ndarray, roi: Roi, out: int, replicate: bool) -> np.ndarray:
@@ -139,6 +172,7 @@ def roi_from_points(start: np.ndarray, end: np.ndarray, width: int, height: int,
 
 class BlazePose:
     """Single-person BlazePose: ``__call__(rgb_uint8) -> PoseResult | None`` (``None``: nobody).
+    Several people: :class:`stmocap.realtime.stages.lite.PeopleFollower` uses its two passes.
 
     Args:
         min_detection: detector score threshold (mediapipe's default 0.5).
@@ -233,21 +267,28 @@ class BlazePose:
             self.seen = len(dets)  # the highest-scoring one is followed
             if not dets:
                 return None
-            kp = dets[0].keypoints
-            roi = roi_from_points(kp[0], kp[1], w, h)
+            roi = dets[0].roi(w, h)
         result = self.landmarks(image, roi)
         if not self.track:
             return result
         if result.flag < self.min_tracking:
             self.reset()  # lost: detect again next frame, filters restart
             return None
-        aux = result.aux
-        if self.smoother is not None:
-            landmarks, world = self.smoother.smooth_landmarks(result.landmarks, result.world, (w, h), t)
-            aux = self.smoother.smooth_aux(result.aux, (w, h), t)
-            result = replace(result, landmarks=landmarks, world=world, aux=aux)
-        self._roi = roi_from_points(aux[0], aux[1], w, h)
+        result, self._roi = follow(result, self.smoother, (w, h), t)
         return result
+
+
+def follow(result: PoseResult, smoother: PoseSmoother | None, size: tuple[int, int], t: float
+           ) -> tuple[PoseResult, Roi]:
+    """Video mode after a landmark pass: smooth ``result`` (when ``smoother`` is given) and return
+    it with the next frame's ROI (from auxiliary landmarks 33 and 34)."""
+    w, h = size
+    aux = result.aux
+    if smoother is not None:
+        landmarks, world = smoother.smooth_landmarks(result.landmarks, result.world, size, t)
+        aux = smoother.smooth_aux(result.aux, size, t)
+        result = replace(result, landmarks=landmarks, world=world, aux=aux)
+    return result, roi_from_points(aux[0], aux[1], w, h)
 
 
 def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, min_conf: float = 0.5) -> np.ndarray:

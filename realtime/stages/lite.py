@@ -1,27 +1,43 @@
 """The lite profile's two first stages: BlazePose (detect/track) and inverse kinematics (per-frame).
 
-One person (track 0) per frame, tracked by BlazePose from frame to frame; IK is warm-started from
-the previous frame. Frames without a person carry no track (the window stage then ends it). Two
-stages, so the placement can run BlazePose and IK in different processes (two cores).
+By default one person (track 0) per frame, tracked by BlazePose from frame to frame; with
+``max_people > 1`` (or a person detector of the user's) :class:`PeopleFollower` follows several,
+each with its own id from :mod:`stmocap.realtime.tracking` and one landmark pass per person. IK is
+warm-started from each track's previous frame. Frames without a person carry no track (the window
+stage then ends it). Two stages, so the placement can run BlazePose and IK in different processes
+(two cores).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from pathlib import Path
+
 import numpy as np
 import torch
-from stmocap.models.blazepose.pipeline import BlazePose, engine_network
+from stmocap.models.blazepose.pipeline import (
+    BlazePose,
+    PoseResult,
+    Roi,
+    body_box,
+    box_roi,
+    engine_network,
+    follow,
+)
+from stmocap.models.blazepose.smoothing import PoseSmoother
 from stmocap.models.body.smpl_file import BodyModelData
 from stmocap.models.camera import Intrinsics, fit_translation, undistort_pixels
 from stmocap.models.ik.correspondence import TARGET_JOINTS, joint_targets
 from stmocap.models.ik.solver import IKConfig, IKResult, IKSolver, fit_weak_perspective
+from stmocap.models.people.base import PersonDetector
 from stmocap.models.rotations import matrix_to_rotation_6d
 from stmocap.models.temporal.features import FEATURE_DIM, blazepose_features
 from stmocap.realtime.camera import CameraConfig, IntrinsicsResolver
 from stmocap.realtime.messages import Message, content_time
 from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, image_size, schemas
 from stmocap.realtime.stages.base import EOS, Stage
+from stmocap.realtime.tracking import Tracker, TrackerConfig
 
-BOX_MARGIN = 1.2
 COLD_ITERATIONS = 30
 # Iterations of a warm-started solve (PerFrameConfig.ik_iterations): closed-loop accuracy and cost
 # of 2–5 are in docs/benchmarks.md.
@@ -34,13 +50,140 @@ WARM_FIT_STEPS = 3
 MIN_FIT_WEIGHT = 0.05
 
 
-class BlazePoseDetect(Stage):
-    """The lite profile's detect/track stage: BlazePose on the frame, one tracked person (id 0).
+@dataclass
+class _Person:
+    """One track's landmark state: the next frame's ROI (``None``: not found on the last frame)."""
 
-    ``detections`` arrays: ``track_ids (T,)``, ``boxes (T, 4)`` (square around the visible 2D
-    landmarks, enlarged by 20 %), ``landmarks (T, 33, 5)`` (x, y normalised to the image, z,
-    visibility, presence) and ``world (T, 33, 3)`` (metres, hip-centred, camera orientation). The
-    image itself is not forwarded: nothing downstream needs it.
+    roi: Roi | None
+    smoother: PoseSmoother | None
+
+
+class PeopleFollower:
+    """Several people with BlazePose: a person detector finds them, the tracker gives them ids, one
+    landmark pass per tracked person.
+
+    Per frame ``(H, W, 3)`` uint8 RGB:
+
+    1. every track found on the previous frame gets a landmark pass in the region its previous
+       landmarks give (mediapipe's tracking ROI: the projected body, rotated upright); a confirmed
+       track not found there (occluded, lost) gets one in its previous projected body box moved
+       by its velocity (:meth:`~stmocap.realtime.tracking.Track.predicted`);
+    2. the person detector runs every ``detect_every`` frames to find newcomers, and on any frame
+       where a live track was unseen on the previous frame or in step 1, or nobody is tracked;
+    3. :class:`~stmocap.realtime.tracking.Tracker` matches the detections to the tracks (those
+       found in step 1 use theirs up), re-finds occluded tracks by their predicted box and starts
+       new ones, at most ``max_people`` live tracks;
+    4. tracks (re)found by a detection get a landmark pass in the detection's region; where the
+       landmark model finds nobody there the detection is undone.
+
+    A person is published (has an id) once seen on ``tracker.min_hits`` frames in a row and keeps
+    the id while unseen for up to ``tracker.max_missed`` frames; two tracks on one person (a region
+    that drifted onto someone else while people cross) keep the one whose motion fits. Cost per
+    frame: one landmark pass per live track, plus a detector pass on detection frames.
+
+    Args:
+        pose: its :meth:`~BlazePose.detect` and :meth:`~BlazePose.landmarks` are used (its own
+            single-person tracking is not); ``min_detection``/``min_tracking`` thresholds too.
+        detector: a :class:`~stmocap.models.people.base.PersonDetector` (default: BlazePose's own
+            detector, whose keypoints also give each new person's rotation).
+    """
+
+    def __init__(self, pose: BlazePose, max_people: int, detector: PersonDetector | None = None,
+                 detect_every: int = 10, tracker: TrackerConfig | None = None,
+                 smooth: bool = True) -> None:
+        if max_people < 1 or detect_every < 1:
+            raise ValueError(f"max_people and detect_every must be >= 1, got {max_people}, {detect_every}")
+        self.pose = pose
+        self.detector = detector
+        self.detect_every = detect_every
+        self.max_people = max_people
+        cfg = tracker or TrackerConfig()
+        self.tracker = Tracker(replace(cfg, max_tracks=max_people))
+        self.smooth = smooth
+        self.people: dict[int, _Person] = {}
+        self.frames = 0
+        self.seen: int | None = None  # people the detector found on the last frame (None: not run)
+
+    def _detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Roi]]:
+        h, w = image.shape[:2]
+        if self.detector is None:
+            dets = self.pose.detect(image)
+            boxes = np.array([d.person_box(w, h) for d in dets], np.float32).reshape(-1, 4)
+            return boxes, np.array([d.score for d in dets], np.float32), [d.roi(w, h) for d in dets]
+        boxes, scores = self.detector(image)
+        return boxes, scores, [box_roi(b) for b in boxes]
+
+    def _landmarks(self, image: np.ndarray, person: _Person, roi: Roi, t: float) -> PoseResult | None:
+        h, w = image.shape[:2]
+        result = self.pose.landmarks(image, roi)
+        if result.flag < self.pose.min_tracking:
+            person.roi = None
+            return None
+        result, person.roi = follow(result, person.smoother, (w, h), t)
+        return result
+
+    def __call__(self, image: np.ndarray, t: float | None = None
+                 ) -> list[tuple[int, PoseResult, np.ndarray]]:
+        """``[(track id, landmarks, body box (4,) pixels)]`` of the people published on this
+        frame, by id; ``t``: capture time in seconds (smoothing; default: frame index / 30)."""
+        h, w = image.shape[:2]
+        t = self.frames / 30.0 if t is None else t
+        results: dict[int, PoseResult] = {}
+        lost = any(self.people.get(tr.key) is None or self.people[tr.key].roi is None
+                   for tr in self.tracker.tracks)
+        for track in self.tracker.tracks:  # 1. each person where their landmarks were
+            person = self.people.get(track.key)
+            if person is not None and person.roi is not None:
+                r = self._landmarks(image, person, person.roi, t)
+            elif person is not None and track.confirmed:  # unseen: where its box should be now
+                person.smoother = PoseSmoother() if self.smooth else None
+                r = self._landmarks(image, person, box_roi(track.predicted()), t)
+            else:
+                r = None
+            if r is not None:
+                results[track.key] = r
+        observed = {k: body_box(r.landmarks, w, h) for k, r in results.items()}
+        live = len(self.tracker.tracks)
+        lost = lost or len(observed) < live
+        self.seen = None
+        boxes, scores, rois = np.zeros((0, 4), np.float32), np.zeros(0, np.float32), []
+        if self.frames % self.detect_every == 0 or lost or not observed:  # 2.
+            boxes, scores, rois = self._detect(image)
+            self.seen = len(boxes)
+        self.frames += 1
+        self.tracker.update(boxes, scores, observed)  # 3.
+        keys = {tr.key for tr in self.tracker.tracks}
+        self.people = {k: p for k, p in self.people.items() if k in keys}
+        for tr in self.tracker.tracks:
+            if tr.key in results and not tr.seen:  # a second track on someone tracked already
+                del results[tr.key]
+                self.people[tr.key].roi = None
+        for tr in list(self.tracker.tracks):  # 4. (re)found by a detection
+            if tr.seen and tr.key not in results and tr.source >= 0:
+                person = self.people[tr.key] = _Person(None, PoseSmoother() if self.smooth else None)
+                r = self._landmarks(image, person, rois[tr.source], t)
+                if r is None:
+                    self.tracker.drop(tr.key)
+                    continue
+                results[tr.key] = r
+                self.tracker.correct(tr.key, body_box(r.landmarks, w, h))
+        self.people = {k: p for k, p in self.people.items() if k in {tr.key for tr in self.tracker.tracks}}
+        shown = sorted((tr for tr in self.tracker.tracks if tr.confirmed and tr.seen and tr.key in results),
+                       key=lambda tr: tr.id)
+        return [(tr.id, results[tr.key], tr.box.astype(np.float32)) for tr in shown]
+
+
+class BlazePoseDetect(Stage):
+    """The lite profile's detect/track stage: BlazePose on the frame, the tracked people.
+
+    ``detections`` arrays (``T`` tracked people, sorted by id): ``track_ids (T,)``, ``boxes (T, 4)``
+    (square around the visible 2D landmarks, enlarged by 20 %), ``landmarks (T, 33, 5)`` (x, y
+    normalised to the image, z, visibility, presence) and ``world (T, 33, 3)`` (metres,
+    hip-centred, camera orientation). The image itself is not forwarded: nothing downstream needs it.
+
+    ``max_people`` 1 (the default) follows one person as mediapipe does (id 0, the detector runs
+    only when tracking starts or is lost); more, or a ``detector`` of the user's (an ONNX file,
+    docs/detectors.md), use :class:`PeopleFollower`.
     """
 
     name = "detect"
@@ -48,7 +191,8 @@ class BlazePoseDetect(Stage):
     produces = ("detections",)
     inputs = schemas({"frame": KindSchema({"image": ArrayRule(("uint8",), (None, None, 3))})})
 
-    def __init__(self, backend: str = "auto", device: str = "cpu", smooth: bool = True) -> None:
+    def __init__(self, backend: str = "auto", device: str = "cpu", smooth: bool = True,
+                 max_people: int = 1, detector: Path | None = None, detect_every: int = 10) -> None:
         from stmocap.engines.factory import open_model_engine
 
         # backend "auto" (resolved by the factory): ONNX Runtime when installed, ≈3× faster on CPU.
@@ -58,13 +202,24 @@ class BlazePoseDetect(Stage):
             engine.warmup(calls=1)
         self.pose = BlazePose(detector=engine_network(self.engines[0]),
                               landmarker=engine_network(self.engines[1]), smooth=smooth)
-        # Frames so far where the detector saw more people than the one followed (it runs when
-        # tracking starts or is lost; a tracked frame has no count), in every message's meta.
-        # Frames without a person are counted for every profile by the stitch stage.
+        self.people: PeopleFollower | None = None
+        if max_people > 1 or detector is not None:
+            from stmocap.models.people.onnx_detector import OnnxPersonDetector
+
+            cuda = device.startswith("cuda")
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else None
+            person = OnnxPersonDetector(detector, providers=providers) if detector is not None else None
+            self.people = PeopleFollower(self.pose, max_people, person, detect_every, smooth=smooth)
+        self.max_people = max_people
+        # Frames so far where the detector saw more people than are followed (it runs when
+        # tracking starts or is lost, and with several people every detect_every frames; a frame
+        # without a detector pass has no count), in every message's meta. Frames without a person
+        # are counted for every profile by the stitch stage.
         self.counts = {"more_people": 0}
 
     def _count(self) -> dict[str, int]:
-        self.counts["more_people"] += (self.pose.seen or 0) > 1
+        seen = (self.people or self.pose).seen
+        self.counts["more_people"] += (seen or 0) > self.max_people
         return dict(self.counts)
 
     def handle(self, msg: Message) -> list[Message]:
@@ -75,23 +230,19 @@ class BlazePoseDetect(Stage):
     def process(self, msg: Message) -> list[Message]:
         image = msg.arrays["image"]
         h, w = image.shape[:2]
-        result = self.pose(image, content_time(msg))
+        if self.people is not None:
+            found = self.people(image, content_time(msg))
+        else:
+            result = self.pose(image, content_time(msg))
+            found = [] if result is None else [(0, result, body_box(result.landmarks, w, h))]
         meta = {**msg.meta, "image_size": [w, h], **self._count()}
-        if result is None:
-            arrays = {"track_ids": np.zeros(0, np.int64), "boxes": np.zeros((0, 4), np.float32),
-                      "landmarks": np.zeros((0, 33, 5), np.float32),
-                      "world": np.zeros((0, 33, 3), np.float32)}
-            return [msg.derive("detections", arrays, meta)]
-        vis = result.landmarks[:, 3]
-        px = result.landmarks[:, :2] * [w, h]
-        seen = px[vis > 0.5] if (vis > 0.5).sum() >= 4 else px
-        lo, hi = seen.min(0), seen.max(0)
-        centre, side = (lo + hi) / 2, float((hi - lo).max() * BOX_MARGIN)
-        box = np.array([*(centre - side / 2), *(centre + side / 2)], np.float32)
-        arrays = {"track_ids": np.array([0], np.int64), "boxes": box[None],
-                  "landmarks": result.landmarks[None].astype(np.float32),
-                  "world": result.world[None].astype(np.float32)}
-        meta["pose_flag"] = result.flag
+        arrays = {"track_ids": np.array([f[0] for f in found], np.int64),
+                  "boxes": np.array([f[2] for f in found], np.float32).reshape(-1, 4),
+                  "landmarks": np.array([f[1].landmarks for f in found], np.float32).reshape(-1, 33, 5),
+                  "world": np.array([f[1].world for f in found], np.float32).reshape(-1, 33, 3)}
+        if found:
+            flags = [f[1].flag for f in found]
+            meta["pose_flag"] = flags[0] if self.people is None else flags
         return [msg.derive("detections", arrays, meta)]
 
     def close(self) -> None:

@@ -55,7 +55,7 @@ def check_combinations(cfg: Any) -> None:
         raise UserError(f"--precision fp16 needs --device cuda (engines on {t.device} run fp32)")
     if cfg.perframe.profile == "replay" and cfg.perframe.estimates is None:
         raise UserError("--profile replay needs --estimates FILE.npz (per-frame pose_6d, betas, cam)")
-    for name in ("estimates",):
+    for name in ("estimates", "detector"):
         path = getattr(cfg.perframe, name)
         if path is not None and not path.is_file():
             raise UserError(f"--{name} {path}: file not found")
@@ -143,9 +143,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"no person was found in any of the {s['no_person']} frames: nothing was published "
               "(is the person small, cut off or in the dark?)", file=sys.stderr)
     if s.get("more_people"):
-        print(f"more than one person was seen in {s['more_people']} frame(s); the lite profile "
-              "follows one: the detector's highest-scoring person when tracking starts or "
-              "restarts", file=sys.stderr)
+        n = cfg.perframe.max_people
+        followed = "one (--max-people N follows more)" if n == 1 else f"up to {n} (--max-people)"
+        print(f"more people than followed were seen in {s['more_people']} frame(s); the lite "
+              f"profile follows {followed}: the detector's highest-scoring people when tracking "
+              "starts or restarts", file=sys.stderr)
     if result.interrupted:  # skip the interpreter's teardown (≈1 s with torch loaded): Ctrl-C ends
         sys.stderr.flush()  # a run within 2 s (docs/reliability.md); every process is already gone
         sys.stdout.flush()
