@@ -7,7 +7,7 @@ detectron2 does not import here) and our modules in this one, on the same photo
 (``skimage.data.astronaut()`` as BGR), and prints one table row per stage.
 
     .venv/bin/python scripts/detectron_parity.py --d2-python /tmp/ref/venvd2/bin/python \
-        --preset R_50_FPN [--min-size 800] [--json out.json]
+        --preset R_50_FPN [--min-size 800] [--frame 480x640] [--json out.json]
 """
 
 from __future__ import annotations
@@ -100,13 +100,24 @@ def rel(ours: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
     return d, d / max(float(np.abs(ref).max()), 1e-12)
 
 
-def run(preset: str, d2_python: str, d2_root: Path, min_size: int | None, work: Path) -> list[dict]:
+def photo(frame: tuple[int, int] | None) -> np.ndarray:
+    """``skimage.data.astronaut()`` as BGR (512×512), or resized to ``frame`` (H, W) with cv2."""
+    import cv2
     from skimage.data import astronaut
+
+    bgr = np.ascontiguousarray(astronaut()[:, :, ::-1])
+    if frame is not None:
+        bgr = cv2.resize(bgr, (frame[1], frame[0]), interpolation=cv2.INTER_AREA)
+    return bgr
+
+
+def run(preset: str, d2_python: str, d2_root: Path, min_size: int | None, work: Path,
+        frame: tuple[int, int] | None = None) -> list[dict]:
 
     cfg = preset_config(preset)
     if min_size is not None:
         cfg = cfg.with_input_size(min_size)
-    bgr = np.ascontiguousarray(astronaut()[:, :, ::-1])
+    bgr = photo(frame)
     pre = preprocess_bgr(bgr, cfg, "pil")
     model = make_weights(cfg, pre.tensor)
     pkl = work / "weights.pkl"
@@ -204,10 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--d2-root", type=Path, default=Path("/tmp/ref/d2"), help="detectron2 checkout")
     p.add_argument("--preset", default="R_50_FPN", choices=[*PRESETS, "narrow"])
     p.add_argument("--min-size", type=int, default=None, help="shortest edge (default: the preset's)")
+    p.add_argument("--frame", default=None, help="resize the photo to HxW first (e.g. 480x640: "
+                   "exercises padding and a non-integer scale)")
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = run(a.preset, a.d2_python, a.d2_root, a.min_size, Path(tmp))
+        frame = tuple(int(v) for v in a.frame.split("x")) if a.frame else None
+        rows = run(a.preset, a.d2_python, a.d2_root, a.min_size, Path(tmp), frame)  # type: ignore[arg-type]
     print(table(rows))
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))

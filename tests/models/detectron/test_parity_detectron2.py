@@ -26,7 +26,8 @@ def test_narrow_r50_matches_detectron2(tmp_path: Path) -> None:
     out = tmp_path / "rows.json"
     root = os.environ.get("STMOCAP_D2_ROOT", "/tmp/ref/d2")
     subprocess.run([sys.executable, str(SCRIPT), "--d2-python", str(D2_PYTHON), "--d2-root", root,
-                    "--preset", "narrow", "--json", str(out)], check=False, capture_output=True)
+                    "--preset", "narrow", "--frame", "480x640", "--json", str(out)],
+                   check=False, capture_output=True)
     rows = {r["stage"]: r for r in json.loads(out.read_text())}
     worst = {k: r["relative"] for k, r in rows.items() if "relative" in r}
     assert max(worst.values()) <= 1e-4, worst
