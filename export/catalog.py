@@ -177,6 +177,45 @@ def _build_hmr2(preset: str, checkpoint: Path | None) -> BuiltModel:
     # ImageNet-normalised RGB: (0 - 0.485) / 0.229 .. (1 - 0.406) / 0.225.
     return BuiltModel("hmr2", preset, _HMR2Export(model).eval(), inputs, outputs, asdict(c), None,
                       source, {"image": (-2.12, 2.64)})
+# Padded network-input size per preset (static; batch is dynamic): a 4:3 frame at the preset's
+# shortest edge (tiny 128 → 128×171, full 800 → 800×1067), padded to a multiple of 32.
+_CSE_INPUT = {"tiny": (128, 192), "R_50_FPN": (800, 1088), "R_101_FPN": (800, 1088)}
+
+
+class _PyramidExport(nn.Module):
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, image: Tensor) -> tuple[Tensor, ...]:
+        p = self.backbone(image)
+        return p["p2"], p["p3"], p["p4"], p["p5"], p["p6"]
+
+
+def _build_cse_backbone(preset: str, checkpoint: Path | None) -> BuiltModel:
+    """DensePose-CSE's ResNet-FPN: normalised, padded BGR image → p2..p6 (RPN/ROI stay in torch)."""
+    from stmocap.models.detectron.checkpoint import load_pkl
+    from stmocap.models.detectron.config import PRESETS
+    from stmocap.models.detectron.detector import FasterRCNN
+
+    cfg = PRESETS[preset]
+    with torch.random.fork_rng():
+        torch.manual_seed(RANDOM_SEED)
+        model = FasterRCNN(cfg).eval()
+    if checkpoint is not None:
+        load_pkl(model, checkpoint)
+        source = sha256_file(checkpoint)
+    else:
+        source = f"random-weights-seed{RANDOM_SEED}"
+    H, W = _CSE_INPUT[preset]
+    C = cfg.fpn_channels
+    inputs = (TensorSpec("image", "float32", ("batch", 3, H, W)),)
+    outputs = tuple(TensorSpec(f"p{k}", "float32", ("batch", C, -(-H // 2**k), -(-W // 2**k)))
+                    for k in range(2, 7))
+    config = {"preset": preset, "input": [3, H, W], "blocks": list(cfg.blocks), "fpn_channels": C}
+    # Pixel values minus the BGR mean (std 1): about [-124, 152].
+    return BuiltModel("cse-backbone", preset, _PyramidExport(model.backbone).eval(), inputs, outputs,
+                      config, None, source, {"image": (-124.0, 152.0)})
 
 
 CATALOG: dict[str, CatalogEntry] = {
@@ -199,6 +238,9 @@ CATALOG: dict[str, CatalogEntry] = {
             # round differently from PyTorch's: up to 1.3e-3 of the range measured (PyTorch vs
             # TFLite: 1e-4). stmocap does not use the segmentation.
             {"segmentation": 5e-3})),
+    "cse-backbone": CatalogEntry(
+        "cse-backbone", "DensePose-CSE ResNet-FPN backbone: padded normalised BGR image → p2..p6",
+        ("tiny", "R_50_FPN", "R_101_FPN"), _build_cse_backbone),
 }
 
 
