@@ -93,3 +93,23 @@ def fit_translation(points: np.ndarray, pixels: np.ndarray, weights: np.ndarray,
         if np.linalg.norm(step) < 1e-4:
             break
     return t
+
+
+def smpl_transl_from_landmarks(world: np.ndarray, pixels: np.ndarray, weights: np.ndarray,
+                               intr: Intrinsics, offset: np.ndarray, root_rest: np.ndarray,
+                               init: np.ndarray | None = None, iterations: int = 5
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """SMPL ``transl (3,)`` from the detector's own metric 3D points: ``world (J, 3)`` (BlazePose's
+    world landmarks, hip-centred, camera orientation) are placed on their ``pixels (J, 2)``
+    (undistorted) by :func:`fit_translation`, giving their origin ``t`` in the camera frame; the
+    body that inverse kinematics fitted to those points sits at ``posed − posed[0] + offset`` in
+    their frame (``offset (3,)``: the IK offset, ``root_rest (3,)`` = ``posed[0]`` = J₀(β)), so
+    SMPL's translation is ``t + offset − root_rest``.
+
+    Why these points and not the posed body's joints: the 2D and 3D landmarks come from the same
+    network for the same image, so their scales agree even when the pose is misread (a crawling
+    body: BlazePose's 2D shrinks, and so do its world landmarks), while the IK body's size (β)
+    and foreshortening add their own errors (docs/camera.md). Returns ``(transl, t)``; ``t`` is
+    the warm start of the next frame (``init``)."""
+    t = fit_translation(world, pixels, weights, intr, init=init, iterations=iterations)
+    return t + np.asarray(offset, np.float64) - np.asarray(root_rest, np.float64), t
