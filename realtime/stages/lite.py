@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from stmocap.models.blazepose.pipeline import BlazePose, engine_network
 from stmocap.models.body.smpl_file import BodyModelData
-from stmocap.models.camera import Intrinsics, smpl_transl_from_landmarks, undistort_pixels
+from stmocap.models.camera import SMPL_BONES, Intrinsics, smpl_transl_from_landmarks, undistort_pixels
 from stmocap.models.ik.correspondence import TARGET_JOINTS, joint_targets
 from stmocap.models.ik.solver import IKConfig, IKResult, IKSolver, fit_weak_perspective
 from stmocap.models.rotations import matrix_to_rotation_6d
@@ -32,6 +32,8 @@ MIN_TRUST = 0.25
 COLD_FIT_STEPS = 10
 WARM_FIT_STEPS = 3
 MIN_FIT_WEIGHT = 0.05
+# SMPL_BONES as positions among TARGET_JOINTS (the points the translation fit sees).
+FIT_BONES = tuple((TARGET_JOINTS.index(a), TARGET_JOINTS.index(b)) for a, b in SMPL_BONES)
 
 
 class BlazePoseDetect(Stage):
@@ -154,7 +156,7 @@ class IKPerFrame(Stage):
         transl, self.previous_transl[tid] = smpl_transl_from_landmarks(
             targets[idx], upix[idx], np.maximum(pw[idx], MIN_FIT_WEIGHT), intr,
             ik.offset[0].numpy(), joints[0], init=prev_t,
-            iterations=COLD_FIT_STEPS if prev_t is None else WARM_FIT_STEPS)
+            iterations=COLD_FIT_STEPS if prev_t is None else WARM_FIT_STEPS, bones=FIT_BONES)
         pose = matrix_to_rotation_6d(ik.rotmats)[0].numpy().astype(np.float32)
         return pose, ik.betas[0].numpy().astype(np.float32), cam, transl.astype(np.float32)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stmocap.evaluation.world_metrics import rte, w_mpjpe
 from stmocap.models.camera import (
+    SMPL_BONES,
     Intrinsics,
+    bone_length_depth,
     fit_translation,
     linear_translation,
     project_points,
@@ -64,6 +67,14 @@ def test_smpl_transl_from_world_landmarks_puts_the_ik_body_where_it_projects(see
     assert np.allclose(transl, s, atol=1e-5)
     assert np.allclose(t, s - offset + root_rest, atol=1e-5)  # the landmarks' origin: next warm start
     assert np.abs(project_points(posed + transl, INTR) - uv).max() < 1e-3
+    # With the bone-length depth blended in, the root stays on its viewing ray, within the
+    # weak-perspective error of the bone lengths (the body's depth over its distance).
+    blended, t2 = smpl_transl_from_landmarks(world, uv, np.ones(24), INTR, offset, posed[0],
+                                             init=init, iterations=20, bones=SMPL_BONES)
+    assert np.allclose(t2, t, atol=1e-6)  # the warm start stays the fit's own
+    root, true_root = blended + root_rest, s + root_rest
+    assert abs(root[2] - true_root[2]) / true_root[2] < 0.4 / tz
+    assert np.allclose(project_points(root[None], INTR), project_points(true_root[None], INTR), atol=1e-6)
 
 
 @settings(max_examples=30, deadline=None)
@@ -81,6 +92,55 @@ def test_a_shrunk_detection_moves_the_body_away_by_the_same_factor(seed: int, sc
     assert abs(consistent[2] - t[2]) / t[2] < 0.02
     true_size = fit_translation(P, uv, w, INTR, iterations=20)
     assert true_size[2] / t[2] > 0.95 / scale
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), tz=st.floats(1.5, 12.0))
+def test_bone_length_depth_is_exact_for_bones_parallel_to_the_image_plane(seed: int, tz: float) -> None:
+    rng = np.random.default_rng(seed)
+    P = _body(seed)
+    P[:, 2] = 0.0  # every joint at one depth: each bone parallel to the image plane
+    t = np.array([rng.uniform(-1, 1), rng.uniform(-0.5, 0.5), tz])
+    uv = project_points(P + t, INTR)
+    w = rng.uniform(0.1, 1.0, 24)
+    z = bone_length_depth(P, uv, w, SMPL_BONES, INTR, np.array([0.0, 0.0, 1.0]))
+    assert z is not None and abs(z - tz) < 1e-9 * tz
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), tz=st.floats(3.0, 12.0))
+def test_bone_length_depth_of_a_foreshortened_body_and_its_per_bone_bound(seed: int, tz: float) -> None:
+    """A body in depth: the estimate (foreshortening taken from the 3D bones) is within the weak-
+    perspective error (body depth / distance); every single bone bounds the depth from above,
+    z ≤ f·L/ℓ, up to that same error (equality for a bone parallel to the image plane)."""
+    P = _body(seed)
+    t = np.array([0.3, 0.1, tz])
+    uv = project_points(P + t, INTR)
+    w = np.ones(24)
+    rel = 0.2 / tz + 0.2 / tz  # the body's half depth over the distance, twice (both bone ends)
+    z = bone_length_depth(P, uv, w, SMPL_BONES, INTR, t / np.linalg.norm(t))
+    assert z is not None and abs(z - tz) / tz < rel
+    for a, b in SMPL_BONES:
+        L = np.linalg.norm(P[a] - P[b])
+        ell = np.hypot(*((uv[a] - uv[b]) / [INTR.fx, INTR.fy]))
+        assert tz <= L / ell * (1 + rel)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_limbs_swapped_left_for_right_shrink_the_fit_not_the_bone_lengths(seed: int) -> None:
+    P = _body(seed)
+    t = np.array([0.0, 0.2, 4.0])
+    uv = project_points(P + t, INTR)
+    swapped = uv.copy()
+    for left, right in ((1, 2), (4, 5), (7, 8), (10, 11), (16, 17), (18, 19), (20, 21)):
+        swapped[[left, right]] = uv[[right, left]]
+    w = np.ones(24)
+    bones = [b for b in SMPL_BONES if b not in ((1, 16), (2, 17))]  # torso sides cross over
+    ray = t / np.linalg.norm(t)
+    same = bone_length_depth(P, uv, w, bones, INTR, ray)
+    assert same is not None and bone_length_depth(P, swapped, w, bones, INTR, ray) == pytest.approx(same)
+    assert fit_translation(P, swapped, w, INTR, iterations=20)[2] > fit_translation(P, uv, w, INTR)[2]
 
 
 @settings(max_examples=30, deadline=None)
