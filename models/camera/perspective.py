@@ -15,10 +15,16 @@ points: tens of microseconds a frame (docs/camera.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from stmocap.models.camera.pinhole import Intrinsics
 
 MIN_DEPTH = 0.05  # metres: no joint may come closer to the camera plane during the iterations
+# SMPL joints (parent, child) whose lengths scale the body in the image: thighs, shins, upper arms,
+# forearms, hips, shoulders, the torso's sides, feet.
+SMPL_BONES = ((1, 4), (4, 7), (2, 5), (5, 8), (16, 18), (18, 20), (17, 19), (19, 21), (1, 2),
+              (16, 17), (1, 16), (2, 17), (7, 10), (8, 11))
 
 
 def linear_translation(points: np.ndarray, pixels: np.ndarray, weights: np.ndarray,
@@ -93,3 +99,64 @@ def fit_translation(points: np.ndarray, pixels: np.ndarray, weights: np.ndarray,
         if np.linalg.norm(step) < 1e-4:
             break
     return t
+
+
+
+def bone_length_depth(points: np.ndarray, pixels: np.ndarray, weights: np.ndarray,
+                      bones: Sequence[tuple[int, int]], intr: Intrinsics, ray: np.ndarray
+                      ) -> float | None:
+    """Depth (m) at which the bones of ``points (J, 3)`` (metres, camera orientation) have the image
+    lengths of ``pixels (J, 2)`` (undistorted): ``Σ_b w_b ‖L_b⊥‖ / Σ_b w_b ‖ℓ_b‖`` over ``bones``
+    (index pairs), with ``L_b⊥`` the 3D bone without its component along the unit viewing ``ray (3,)``
+    (the foreshortening the 3D points themselves say), ``ℓ_b`` the 2D bone in normalised image
+    coordinates (pixels / focal) and ``w_b`` the smaller weight of its two ends. Exact for a body
+    small against its depth (weak perspective) and exact for any bone parallel to the image plane
+    at the ray's depth. Each bone counts by its length alone, not by where its ends are, so a limb
+    swapped left for right or drawn in the wrong place does not shrink it (unlike the position
+    fit). ``None`` when no bone has weight or image length."""
+    P = np.asarray(points, np.float64)
+    uv = np.asarray(pixels, np.float64)
+    w = np.asarray(weights, np.float64)
+    r = np.asarray(ray, np.float64) / np.linalg.norm(ray)
+    a, b = np.array([i for i, _ in bones]), np.array([j for _, j in bones])
+    L = P[a] - P[b]
+    L_perp = np.linalg.norm(L - (L @ r)[:, None] * r, axis=1)
+    d = uv[a] - uv[b]
+    ell = np.hypot(d[:, 0] / intr.fx, d[:, 1] / intr.fy)
+    wb = np.minimum(w[a], w[b])
+    den = float((wb * ell).sum())
+    if den <= 1e-12:
+        return None
+    z = float((wb * L_perp).sum()) / den
+    return z if np.isfinite(z) and z > MIN_DEPTH else None
+
+
+def smpl_transl_from_landmarks(world: np.ndarray, pixels: np.ndarray, weights: np.ndarray,
+                               intr: Intrinsics, offset: np.ndarray, root_rest: np.ndarray,
+                               init: np.ndarray | None = None, iterations: int = 5,
+                               bones: Sequence[tuple[int, int]] = ()
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """SMPL ``transl (3,)`` from the detector's own metric 3D points: ``world (J, 3)`` (BlazePose's
+    world landmarks, hip-centred, camera orientation) are placed on their ``pixels (J, 2)``
+    (undistorted) by :func:`fit_translation`, giving their origin ``t`` in the camera frame; the
+    body that inverse kinematics fitted to those points has its root at ``offset (3,)`` in their
+    frame (IK's offset), so the root is at ``p = t + offset`` and SMPL's translation is
+    ``p − root_rest`` (``root_rest (3,)``: J₀(β), the body model's own root).
+
+    With ``bones`` (index pairs into the points) the root's depth is the geometric mean of the
+    fit's and :func:`bone_length_depth`'s (the root moved along its viewing ray, so it projects
+    where the fit put it): two estimates of one depth with different failure modes — the fit is
+    shrunk by landmarks in the wrong place, the bone lengths by a wrong foreshortening.
+
+    Why these points and not the posed body's joints: the 2D and 3D landmarks come from the same
+    network for the same image, so their scales agree even when the pose is misread (a crawling
+    body: BlazePose's 2D shrinks, and so do its world landmarks), while the IK body's size (β)
+    and foreshortening add their own errors (docs/camera.md). Returns ``(transl, t)``; ``t`` (the
+    fit's own, not blended) is the warm start of the next frame (``init``)."""
+    t = fit_translation(world, pixels, weights, intr, init=init, iterations=iterations)
+    root = t + np.asarray(offset, np.float64)
+    if bones and root[2] > MIN_DEPTH:
+        z = bone_length_depth(world, pixels, weights, bones, intr, root)
+        if z is not None:
+            root = root * np.sqrt(z / root[2])
+    return root - np.asarray(root_rest, np.float64), t

@@ -26,7 +26,7 @@ from stmocap.models.blazepose.pipeline import (
 )
 from stmocap.models.blazepose.smoothing import PoseSmoother
 from stmocap.models.body.smpl_file import BodyModelData
-from stmocap.models.camera import Intrinsics, fit_translation, undistort_pixels
+from stmocap.models.camera import SMPL_BONES, Intrinsics, smpl_transl_from_landmarks, undistort_pixels
 from stmocap.models.ik.correspondence import TARGET_JOINTS, joint_targets
 from stmocap.models.ik.solver import IKConfig, IKResult, IKSolver, fit_weak_perspective
 from stmocap.models.people.base import PersonDetector
@@ -48,6 +48,8 @@ MIN_TRUST = 0.25
 COLD_FIT_STEPS = 10
 WARM_FIT_STEPS = 3
 MIN_FIT_WEIGHT = 0.05
+# SMPL_BONES as positions among TARGET_JOINTS (the points the translation fit sees).
+FIT_BONES = tuple((TARGET_JOINTS.index(a), TARGET_JOINTS.index(b)) for a, b in SMPL_BONES)
 
 
 @dataclass
@@ -254,8 +256,9 @@ class IKPerFrame(Stage):
     """The lite profile's per-frame stage: landmarks → SMPL pose, shape and translation.
 
     Each track is warm-started from its previous frame. ``transl (T, 3)`` is SMPL's translation in
-    the camera frame (metres), fitted by perspective to the undistorted 2D landmarks under the
-    run's intrinsics (warm-started from the track's previous ``transl``); the weak-perspective
+    the camera frame (metres): BlazePose's world landmarks placed by perspective on its undistorted
+    2D landmarks under the run's intrinsics (warm-started per track), then the IK body's offset in
+    their frame; the weak-perspective
     ``cam`` of the box is kept for models that take it. ``feats (T, 231)`` are the lite temporal
     network's per-frame features H (:func:`blazepose_features` of the track's landmarks, world
     points and box), so ``--temporal net`` can run a lite network on the windows. ``meta
@@ -297,13 +300,14 @@ class IKPerFrame(Stage):
         idx = list(TARGET_JOINTS)
         joints = self.solver.model_joints(ik)[0].numpy()
         cam = fit_weak_perspective(joints[idx], ((pix - centre) / (side / 2))[idx], pw[idx])
-        # Perspective translation: undistorted landmarks, the posed body (root at J₀(β)) → SMPL transl.
+        # Perspective translation: BlazePose's metric world landmarks on its undistorted 2D ones,
+        # then the IK body's offset in their frame → SMPL transl (docs/camera.md).
         upix, _ = joint_targets(undistort_pixels(landmarks[:, :2] * [w, h], intr), vis)
         prev_t = self.previous_transl.get(tid)
-        transl = fit_translation(joints[idx], upix[idx], np.maximum(pw[idx], MIN_FIT_WEIGHT), intr,
-                                 init=prev_t, iterations=COLD_FIT_STEPS if prev_t is None
-                                 else WARM_FIT_STEPS)
-        self.previous_transl[tid] = transl
+        transl, self.previous_transl[tid] = smpl_transl_from_landmarks(
+            targets[idx], upix[idx], np.maximum(pw[idx], MIN_FIT_WEIGHT), intr,
+            ik.offset[0].numpy(), joints[0], init=prev_t,
+            iterations=COLD_FIT_STEPS if prev_t is None else WARM_FIT_STEPS, bones=FIT_BONES)
         pose = matrix_to_rotation_6d(ik.rotmats)[0].numpy().astype(np.float32)
         return pose, ik.betas[0].numpy().astype(np.float32), cam, transl.astype(np.float32)
 

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stmocap.evaluation.world_metrics import rte, w_mpjpe
-from stmocap.models.camera import Intrinsics, fit_translation, linear_translation, project_points
+from stmocap.models.camera import (
+    SMPL_BONES,
+    Intrinsics,
+    bone_length_depth,
+    fit_translation,
+    linear_translation,
+    project_points,
+    smpl_transl_from_landmarks,
+)
 from stmocap.models.camera.floor import (
     FloorEstimator,
     angles_from_normal,
@@ -35,6 +44,103 @@ def test_translation_is_recovered_exactly_from_its_projection(seed: int, tx: flo
     assert np.allclose(linear_translation(P, uv, w, INTR), t, atol=1e-6)  # exact without noise
     init = t + np.array([0.2, -0.1, 0.8]) if warm else None  # warm start from a nearby frame
     assert np.allclose(fit_translation(P, uv, w, INTR, init=init, iterations=20), t, atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), tz=st.floats(2.0, 10.0), warm=st.booleans())
+def test_smpl_transl_from_world_landmarks_puts_the_ik_body_where_it_projects(seed: int, tz: float,
+                                                                            warm: bool) -> None:
+    """Known answer: a posed body (root at J₀(β)) at SMPL translation ``s``; the detector's world
+    points are that body in its own hip-centred frame (IK offset ``o``); their pixels are the
+    body's projection. The helper returns ``s``, and the body ``posed + s`` projects onto them."""
+    rng = np.random.default_rng(seed)
+    root_rest = rng.uniform(-0.1, 0.1, 3) + np.array([0.0, -0.2, 0.0])  # J₀(β) of a body model
+    body = _body(seed)
+    posed = body - body[0] + root_rest  # the body model's joints, root at J₀(β)
+    offset = rng.uniform(-0.1, 0.1, 3)  # where IK put the root in the landmarks' frame
+    world = posed - posed[0] + offset  # the landmarks the IK body fits (noise-free)
+    s = np.array([rng.uniform(-1, 1), rng.uniform(-0.5, 0.5), tz])
+    uv = project_points(posed + s, INTR)
+    init = (s - offset + root_rest) + np.array([0.1, 0.0, 0.5]) if warm else None
+    transl, t = smpl_transl_from_landmarks(world, uv, np.ones(24), INTR, offset, posed[0], init=init,
+                                           iterations=20)
+    assert np.allclose(transl, s, atol=1e-5)
+    assert np.allclose(t, s - offset + root_rest, atol=1e-5)  # the landmarks' origin: next warm start
+    assert np.abs(project_points(posed + transl, INTR) - uv).max() < 1e-3
+    # With the bone-length depth blended in, the root stays on its viewing ray, within the
+    # weak-perspective error of the bone lengths (the body's depth over its distance).
+    blended, t2 = smpl_transl_from_landmarks(world, uv, np.ones(24), INTR, offset, posed[0],
+                                             init=init, iterations=20, bones=SMPL_BONES)
+    assert np.allclose(t2, t, atol=1e-6)  # the warm start stays the fit's own
+    root, true_root = blended + root_rest, s + root_rest
+    assert abs(root[2] - true_root[2]) / true_root[2] < 0.4 / tz
+    assert np.allclose(project_points(root[None], INTR), project_points(true_root[None], INTR), atol=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), scale=st.floats(0.5, 0.9))
+def test_a_shrunk_detection_moves_the_body_away_by_the_same_factor(seed: int, scale: float) -> None:
+    """Why the detector's own 3D points are used: when its 2D and 3D landmarks shrink together
+    (a misread pose), the depth is unchanged; the true-size body fitted to the shrunk 2D would be
+    placed 1/scale too far."""
+    P = _body(seed)
+    t = np.array([0.1, 0.2, 4.0])
+    centre = project_points(t[None], INTR)[0]
+    uv = centre + scale * (project_points(P + t, INTR) - centre)  # the 2D shrunk about the root
+    w = np.ones(24)
+    consistent = fit_translation(scale * P, uv, w, INTR, iterations=20)
+    assert abs(consistent[2] - t[2]) / t[2] < 0.02
+    true_size = fit_translation(P, uv, w, INTR, iterations=20)
+    assert true_size[2] / t[2] > 0.95 / scale
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), tz=st.floats(1.5, 12.0))
+def test_bone_length_depth_is_exact_for_bones_parallel_to_the_image_plane(seed: int, tz: float) -> None:
+    rng = np.random.default_rng(seed)
+    P = _body(seed)
+    P[:, 2] = 0.0  # every joint at one depth: each bone parallel to the image plane
+    t = np.array([rng.uniform(-1, 1), rng.uniform(-0.5, 0.5), tz])
+    uv = project_points(P + t, INTR)
+    w = rng.uniform(0.1, 1.0, 24)
+    z = bone_length_depth(P, uv, w, SMPL_BONES, INTR, np.array([0.0, 0.0, 1.0]))
+    assert z is not None and abs(z - tz) < 1e-9 * tz
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), tz=st.floats(3.0, 12.0))
+def test_bone_length_depth_of_a_foreshortened_body_and_its_per_bone_bound(seed: int, tz: float) -> None:
+    """A body in depth: the estimate (foreshortening taken from the 3D bones) is within the weak-
+    perspective error (body depth / distance); every single bone bounds the depth from above,
+    z ≤ f·L/ℓ, up to that same error (equality for a bone parallel to the image plane)."""
+    P = _body(seed)
+    t = np.array([0.3, 0.1, tz])
+    uv = project_points(P + t, INTR)
+    w = np.ones(24)
+    rel = 0.2 / tz + 0.2 / tz  # the body's half depth over the distance, twice (both bone ends)
+    z = bone_length_depth(P, uv, w, SMPL_BONES, INTR, t / np.linalg.norm(t))
+    assert z is not None and abs(z - tz) / tz < rel
+    for a, b in SMPL_BONES:
+        L = np.linalg.norm(P[a] - P[b])
+        ell = np.hypot(*((uv[a] - uv[b]) / [INTR.fx, INTR.fy]))
+        assert tz <= L / ell * (1 + rel)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_limbs_swapped_left_for_right_shrink_the_fit_not_the_bone_lengths(seed: int) -> None:
+    P = _body(seed)
+    t = np.array([0.0, 0.2, 4.0])
+    uv = project_points(P + t, INTR)
+    swapped = uv.copy()
+    for left, right in ((1, 2), (4, 5), (7, 8), (10, 11), (16, 17), (18, 19), (20, 21)):
+        swapped[[left, right]] = uv[[right, left]]
+    w = np.ones(24)
+    bones = [b for b in SMPL_BONES if b not in ((1, 16), (2, 17))]  # torso sides cross over
+    ray = t / np.linalg.norm(t)
+    same = bone_length_depth(P, uv, w, bones, INTR, ray)
+    assert same is not None and bone_length_depth(P, swapped, w, bones, INTR, ray) == pytest.approx(same)
+    assert fit_translation(P, swapped, w, INTR, iterations=20)[2] > fit_translation(P, uv, w, INTR)[2]
 
 
 @settings(max_examples=30, deadline=None)
