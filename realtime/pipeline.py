@@ -33,9 +33,10 @@ LITE_PLACEMENT = "source,detect,perframe|window,temporal,stitch,body,publish"
 class PerFrameConfig:
     """The per-frame model."""
 
-    profile: Literal["lite", "replay"] = field(default="lite", metadata={
-        "help": "lite: BlazePose landmarks + inverse kinematics (embedded, CPU); replay: per-frame "
-                "estimates recorded in --estimates"})
+    profile: Literal["lite", "paper", "replay"] = field(default="lite", metadata={
+        "help": "lite: BlazePose landmarks + inverse kinematics (embedded, CPU); paper: HMR2.0 + "
+                "DensePose-CSE (the seed paper's per-frame models; your checkpoints, see `stmocap "
+                "models`, or --random-weights); replay: per-frame estimates recorded in --estimates"})
     estimates: Path | None = field(default=None, metadata={
         "help": ".npz with pose_6d (N,24,6), betas (N,10), cam (N,3) [, feats] per frame"})
     smooth_landmarks: bool = field(default=True, metadata={
@@ -44,14 +45,34 @@ class PerFrameConfig:
         "help": "lite: L-BFGS iterations per tracked frame (fewer: faster, less accurate; "
                 "docs/benchmarks.md)"})
     max_people: int = field(default=1, metadata={"check": AT_LEAST_ONE,
-        "help": "lite: follow up to this many people, each with its own track id (each extra "
-                "person costs one landmark pass and one IK solve per frame; docs/lite.md)"})
+        "help": "lite and paper: follow up to this many people, each with its own track id (each "
+                "extra person costs one landmark pass and one IK solve per frame in lite, one "
+                "HMR2.0 crop and one CSE box in paper; docs/lite.md)"})
     detect_every: int = field(default=10, metadata={"check": AT_LEAST_ONE,
         "help": "lite with --max-people > 1: run the person detector every N frames to find "
                 "newcomers (and on every frame where a tracked person was lost)"})
     detector: Path | None = field(default=None, metadata={
-        "help": "lite: an ONNX person detector of yours instead of BlazePose's own "
-                "(input/output contract: docs/detectors.md)"})
+        "help": "lite and paper: an ONNX person detector of yours instead of BlazePose's own "
+                "(lite) or the DensePose checkpoint's Faster R-CNN stage (paper) (input/output "
+                "contract: docs/detectors.md)"})
+    hmr2: Path | None = field(default=None, metadata={
+        "help": "paper: HMR2.0 checkpoint (epoch=35-step=1000000.ckpt; default: looked for where "
+                "`stmocap models` says)"})
+    densepose: Path | None = field(default=None, metadata={
+        "help": "paper: DensePose-CSE model-zoo .pkl (default: looked for where `stmocap models` says)"})
+    random_weights: bool = field(default=False, metadata={
+        "help": "paper: the true architectures with random weights (for speed tests; output is "
+                "meaningless and labelled random-weights)"})
+    person_detector: Literal["auto", "cse", "full-frame"] = field(default="auto", metadata={
+        "help": "paper: who finds the people: cse (the DensePose checkpoint's Faster R-CNN stage), "
+                "full-frame (one person filling the frame); auto: cse, or full-frame with "
+                "--random-weights (a random detector finds nobody)"})
+    paper_preset: Literal["full", "tiny"] = field(default="full", metadata={
+        "help": "paper: network sizes with --random-weights (full: the real architectures; tiny: "
+                "test-sized)"})
+    paper_short_side: int = field(default=800, metadata={"check": AT_LEAST_ONE,
+        "help": "paper: DensePose-CSE input short side in pixels (detectron2's default 800; smaller "
+                "is faster, docs/benchmarks.md)"})
 
 
 @dataclass(frozen=True)
@@ -162,6 +183,13 @@ def build_stage(name: str, cfg: PipelineConfig,
 
         return FullFrameDetector()
     if name == "perframe":
+        if cfg.perframe.profile == "paper":
+            from stmocap.realtime.stages.paper import PaperPerFrame, build_paper_models, paper_tracker
+
+            t = cfg.temporal
+            return PaperPerFrame(build_paper_models(cfg.perframe, t.device, t.precision),
+                                 body_data(cfg.body), cfg.camera, cfg.source.source,
+                                 paper_tracker(cfg.perframe.max_people))
         if cfg.perframe.profile == "lite":
             from stmocap.models.ik.solver import IKConfig
             from stmocap.realtime.stages.lite import IKPerFrame

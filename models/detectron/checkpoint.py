@@ -106,3 +106,10 @@ def load_pkl(model: nn.Module, path: str | Path, strict: bool = True) -> LoadRep
 def upstream_state(model: nn.Module) -> dict[str, np.ndarray]:
     """``model``'s weights under detectron2's names (float32 numpy), e.g. for :func:`write_pkl`."""
     return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+
+
+def backbone_preset(weights: dict[str, np.ndarray]) -> str:
+    """``"R_101_FPN"`` or ``"R_50_FPN"`` for a model-zoo checkpoint's arrays: ResNet-101 has 23
+    res4 blocks, ResNet-50 six."""
+    deep = any(k.startswith("backbone.bottom_up.res4.22.") for k in weights)
+    return "R_101_FPN" if deep else "R_50_FPN"

@@ -55,6 +55,16 @@ def check_combinations(cfg: Any) -> None:
         raise UserError(f"--precision fp16 needs --device cuda (engines on {t.device} run fp32)")
     if cfg.perframe.profile == "replay" and cfg.perframe.estimates is None:
         raise UserError("--profile replay needs --estimates FILE.npz (per-frame pose_6d, betas, cam)")
+    if cfg.perframe.profile == "paper" and not cfg.perframe.random_weights:
+        from stmocap.models.checkpoints import FILES
+
+        for f in FILES:
+            if f.key in ("hmr2", "densepose-cse"):
+                path = f.path(getattr(cfg.perframe, "hmr2" if f.key == "hmr2" else "densepose"))
+                if not path.is_file():
+                    raise UserError(f"--profile paper needs {f.description}: {path} not found (pass "
+                                    f"{f.option} PATH; `stmocap models --profile paper` says where to "
+                                    "get it), or use --random-weights")
     for name in ("estimates", "detector"):
         path = getattr(cfg.perframe, name)
         if path is not None and not path.is_file():

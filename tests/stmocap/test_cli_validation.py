@@ -81,6 +81,10 @@ BAD_OPTIONS = [
     (["run", "--preview-fps", "-1"], ["--preview-fps", ">= 0"]),
     (["run", "--preview-fps", "nan"], ["--preview-fps", ">= 0"]),
     (["listen", "tcp://127.0.0.1:5556", "--topics", "previews"], ["--topics", "stats, preview"]),
+    (["run", "--profile", "paper", "--hmr2", "/nonexistent/hmr2.ckpt"],
+     ["HMR2.0", "/nonexistent/hmr2.ckpt not found", "--hmr2 PATH", "stmocap models", "--random-weights"]),
+    (["run", "--paper-short-side", "0"], ["--paper-short-side", ">= 1"]),
+    (["run", "--person-detector", "yolo"], ["--person-detector", "full-frame"]),
 ]
 
 
