@@ -114,3 +114,47 @@ def test_the_whole_graph_runs_and_publishes(clip: tuple[Path, Path]) -> None:
     assert len(poses) == 6 and all(m.track == 0 for m in poses)
     for m in poses:
         assert np.isfinite(m.arrays["joints3d"]).all() and m.arrays["transl"][2] > 0
+
+
+def test_upstream_layout_checkpoints_load_and_run(clip: tuple[Path, Path], tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Checkpoints written in the upstream layouts (4D-Humans Lightning + model_config.yaml; one
+    detectron2 model-zoo .pkl holding the Faster R-CNN stage and the CSE ROI head, R_50_FPN_s1x
+    sizes) are found by the run's options, load strictly, pass ``stmocap models --check`` and run."""
+    import torch
+    from stmocap.models.densepose.checkpoint import to_detectron2
+    from stmocap.models.densepose.config import PRESETS as CSE
+    from stmocap.models.densepose.embedder import VertexEmbedder
+    from stmocap.models.densepose.model import DensePoseHead
+    from stmocap.models.detectron.checkpoint import upstream_state
+    from stmocap.models.detectron.config import PRESETS as DET
+    from stmocap.models.detectron.detector import FasterRCNN
+    from stmocap.models.detectron.pkl import write_pkl
+    from stmocap.models.hmr2.checkpoint import random_hmr2, save_upstream_layout
+    from stmocap.models.hmr2.config import PRESETS as HMR2
+
+    from stmocap.cli import main
+
+    hmr2 = random_hmr2(HMR2["tiny"], seed=3)
+    ckpt = save_upstream_layout(hmr2, tmp_path / "hmr2")
+    torch.manual_seed(4)
+    det = FasterRCNN(DET["R_50_FPN"]).eval()
+    head_cfg = CSE["R_50_FPN_s1x"]
+    head = DensePoseHead(head_cfg).eval()
+    embedder = VertexEmbedder(head_cfg.num_vertices, head_cfg.vertex_feature_dim, head_cfg.embed_size)
+    pkl = tmp_path / "model_final_test.pkl"
+    write_pkl(pkl, {**upstream_state(det), **to_detectron2(head, embedder)})
+
+    assert main(["models", "--profile", "paper", "--check", "--dir", str(tmp_path / "none"),
+                 "--hmr2", str(ckpt), "--densepose", str(pkl)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok (checked)") == 3  # checkpoint, its model_config.yaml, the .pkl
+
+    cfg = PerFrameConfig(profile="paper", hmr2=ckpt, densepose=pkl, paper_short_side=320)
+    models = build_paper_models(cfg)
+    assert models.detect and not models.random_weights
+    for ours, theirs in ((models.hmr2, hmr2), (models.detector.model, det), (models.cse_head, head)):
+        a, b = ours.state_dict(), theirs.state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    stage = PaperPerFrame(models, make_synthetic_body(), tracker=paper_tracker(2))
+    out_msg = _estimate(stage, _frames(clip[0], 1)[0])
+    assert out_msg.meta["random_weights"] is False and out_msg.arrays["feats"].shape[1:] == (16, 112, 112)
