@@ -216,6 +216,44 @@ def _build_cse_backbone(preset: str, checkpoint: Path | None) -> BuiltModel:
     # Pixel values minus the BGR mean (std 1): about [-124, 152].
     return BuiltModel("cse-backbone", preset, _PyramidExport(model.backbone).eval(), inputs, outputs,
                       config, None, source, {"image": (-124.0, 152.0)})
+class _CSEHeadExport(nn.Module):
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = head
+
+    def forward(self, p2: Tensor, p3: Tensor, p4: Tensor, p5: Tensor, rois: Tensor
+                ) -> tuple[Tensor, Tensor]:
+        return self.head({"p2": p2, "p3": p3, "p4": p4, "p5": p5}, rois)
+
+
+def _build_cse_head(preset: str, checkpoint: Path | None) -> BuiltModel:
+    from stmocap.models.densepose.checkpoint import load_cse_checkpoint
+    from stmocap.models.densepose.config import PRESETS
+    from stmocap.models.densepose.model import DensePoseHead
+
+    cfg = PRESETS[preset]
+    if checkpoint is not None:
+        head = load_cse_checkpoint(checkpoint, base=cfg).head
+        source = sha256_file(checkpoint)
+    else:
+        with torch.random.fork_rng():
+            torch.manual_seed(RANDOM_SEED)
+            head = DensePoseHead(cfg).eval()
+        source = f"random-weights-seed{RANDOM_SEED}"
+    c = head.cfg
+    if c.in_features != ("p2", "p3", "p4", "p5"):
+        raise ValueError(f"the cse-head export takes p2..p5, not {c.in_features}")
+    S = c.heatmap_size
+    inputs = (*(TensorSpec(k, "float32", ("batch", *c.level_shape(k, cfg.export_image)))
+                for k in c.in_features),
+              TensorSpec("rois", "float32", ("boxes", 5)))
+    outputs = (TensorSpec("embedding", "float32", ("boxes", c.embed_size, S, S)),
+               TensorSpec("coarse_segm", "float32", ("boxes", c.coarse_segm_channels, S, S)))
+    # Random rois must name image 0 (batch index = int(u) for u in [0, 1)): such boxes lie within
+    # the first input pixel, which still exercises every sample and border rule of ROIAlign.
+    return BuiltModel("cse-head", preset, _CSEHeadExport(head).eval(), inputs, outputs,
+                      {**asdict(c), "export_image": list(cfg.export_image)}, None, source,
+                      {"rois": (0.0, 1.0)})
 
 
 CATALOG: dict[str, CatalogEntry] = {
@@ -241,6 +279,10 @@ CATALOG: dict[str, CatalogEntry] = {
     "cse-backbone": CatalogEntry(
         "cse-backbone", "DensePose-CSE ResNet-FPN backbone: padded normalised BGR image → p2..p6",
         ("tiny", "R_50_FPN", "R_101_FPN"), _build_cse_backbone),
+    "cse-head": CatalogEntry(
+        "cse-head", "DensePose-CSE ROI head: FPN p2..p5 + boxes [b, x0, y0, x1, y1] -> 16x112x112 "
+        "embedding and coarse segmentation", ("tiny", "R_50_FPN_s1x", "R_101_FPN_DL_soft_s1x"),
+        _build_cse_head),
 }
 
 

@@ -1,0 +1,1 @@
+"""DensePose-CSE ROI head: decoder, DensePose head, CSE predictor, vertex embedder, loader."""
