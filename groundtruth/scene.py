@@ -9,6 +9,7 @@ OpenCV axes). Everything random (clothes, skin tone, background, light, occluder
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -221,22 +222,29 @@ def write_sequence(shots: list[tuple[Motion, SceneConfig]], body: BodyModel, out
     fps = shots[0][0].fps
     if any(m.fps != fps for m, _ in shots):
         raise ValueError("all shots of a sequence need the same frame rate")
+    with clip_files(out) as (tmp_video, tmp_gt):
+        _render_into(shots, body, tmp_video, tmp_gt, fps, first, out.name, progress)
+    return out, out.with_suffix(".npz")
+
+
+@contextlib.contextmanager
+def clip_files(out: Path) -> Iterator[tuple[Path, Path]]:
+    """Temporary names for a clip's video and truth beside ``out`` (unique: concurrent renders of
+    the same clip cannot mix), renamed to ``out`` and ``out.with_suffix('.npz')`` when the block
+    succeeds and removed when it fails."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    # Unique temporary names beside the result: concurrent renders of the same clip cannot mix.
     fd, name = tempfile.mkstemp(prefix=out.stem + ".", suffix=".part" + out.suffix, dir=out.parent)
     os.close(fd)
     tmp_video = Path(name)
     tmp_gt = tmp_video.with_suffix(".npz")
     try:
-        _render_into(shots, body, tmp_video, tmp_gt, fps, first, out.name, progress)
+        yield tmp_video, tmp_gt
     except BaseException:
         tmp_video.unlink(missing_ok=True)
         tmp_gt.unlink(missing_ok=True)
         raise
-    gt = out.with_suffix(".npz")
-    tmp_gt.replace(gt)
+    tmp_gt.replace(out.with_suffix(".npz"))
     tmp_video.replace(out)
-    return out, gt
 
 
 def _render_into(shots: list[tuple[Motion, SceneConfig]], body: BodyModel, tmp_video: Path,
@@ -382,12 +390,7 @@ def write_people_clip(motions: list[Motion], body: BodyModel, out: Path, cfg: Sc
     (T, P)``, fps, focal, image size and the people's motion names. Written under temporary names
     and renamed at the end. Returns both paths."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=out.stem + ".", suffix=".part" + out.suffix, dir=out.parent)
-    os.close(fd)
-    tmp_video = Path(name)
-    tmp_gt = tmp_video.with_suffix(".npz")
-    try:
+    with clip_files(out) as (tmp_video, tmp_gt):
         writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"MJPG"), motions[0].fps,
                                  (cfg.width, cfg.height))
         if not writer.isOpened():
@@ -406,11 +409,4 @@ def write_people_clip(motions: list[Motion], body: BodyModel, out: Path, cfg: Sc
                             focal=np.array(focal_from_fov(cfg.fov, cfg.width, cfg.height)),
                             image_size=np.array([cfg.width, cfg.height]),
                             names=np.array([m.name for m in motions]))
-    except BaseException:
-        tmp_video.unlink(missing_ok=True)
-        tmp_gt.unlink(missing_ok=True)
-        raise
-    gt = out.with_suffix(".npz")
-    tmp_gt.replace(gt)
-    tmp_video.replace(out)
-    return out, gt
+    return out, out.with_suffix(".npz")

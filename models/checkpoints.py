@@ -8,7 +8,6 @@ keys/shapes that do not match the model).
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import pickle
@@ -16,6 +15,8 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from stmocap.engines.artifact import sha256_file as sha256_of
 
 from stmocap.cache import cache_root
 
@@ -103,14 +104,6 @@ def files_for(profile: str) -> tuple[ModelFile, ...]:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     return tuple(f for f in FILES if f.profile == profile)
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check_format(path: Path, kind: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from stmocap.models.hmr2.config import HMR2Config
+from stmocap.models.hmr2.vit import MLP
 from torch import Tensor, nn
 
 
@@ -48,16 +49,6 @@ class HeadAttention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(B, N, self.heads * self.head_dim))
 
 
-class FeedForward(nn.Module):
-    def __init__(self, width: int, hidden: int) -> None:
-        super().__init__()
-        self.fc_in = nn.Linear(width, hidden)
-        self.fc_out = nn.Linear(hidden, width)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc_out(F.gelu(self.fc_in(x)))
-
-
 class DecoderLayer(nn.Module):
     """``x += self_attn(ln x)``; ``x += cross_attn(ln x, context)``; ``x += mlp(ln x)``."""
 
@@ -70,7 +61,7 @@ class DecoderLayer(nn.Module):
         self.cross_attn = HeadAttention(D, cfg.decoder_heads, cfg.decoder_head_dim, kv_width=cfg.width,
                                         fused=False)
         self.ln_mlp = nn.LayerNorm(D, eps=eps)
-        self.mlp = FeedForward(D, cfg.decoder_mlp)
+        self.mlp = MLP(D, cfg.decoder_mlp)
 
     def forward(self, x: Tensor, context: Tensor) -> Tensor:
         x = self.self_attn(self.ln_self(x)) + x
