@@ -216,6 +216,53 @@ def _build_cse_backbone(preset: str, checkpoint: Path | None) -> BuiltModel:
     # Pixel values minus the BGR mean (std 1): about [-124, 152].
     return BuiltModel("cse-backbone", preset, _PyramidExport(model.backbone).eval(), inputs, outputs,
                       config, None, source, {"image": (-124.0, 152.0)})
+class _DetectorHeadsExport(nn.Module):
+    """The Faster R-CNN stage's learned layers: the RPN head on every level and the box head on
+    pooled proposals. Anchors, top-k, NMS and ROI pooling stay in torch (data-dependent)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.rpn_head = model.proposal_generator.rpn_head
+        self.box_head = model.roi_heads.box_head
+        self.box_predictor = model.roi_heads.box_predictor
+
+    def forward(self, p2: Tensor, p3: Tensor, p4: Tensor, p5: Tensor, p6: Tensor, pooled: Tensor
+                ) -> tuple[Tensor, ...]:
+        rpn = [t for p in (p2, p3, p4, p5, p6) for t in self.rpn_head(p)]
+        return (*rpn, *self.box_predictor(self.box_head(pooled)))
+
+
+def _build_cse_detector_heads(preset: str, checkpoint: Path | None) -> BuiltModel:
+    """DensePose-CSE's RPN head (p2..p6 → objectness, deltas per level) and box head (pooled 7×7
+    proposals → class logits, box deltas), at the same static sizes as ``cse-backbone``."""
+    from stmocap.models.detectron.checkpoint import load_pkl
+    from stmocap.models.detectron.config import PRESETS
+    from stmocap.models.detectron.detector import FasterRCNN
+
+    cfg = PRESETS[preset]
+    with torch.random.fork_rng():
+        torch.manual_seed(RANDOM_SEED)
+        model = FasterRCNN(cfg).eval()
+    if checkpoint is not None:
+        load_pkl(model, checkpoint)
+        source = sha256_file(checkpoint)
+    else:
+        source = f"random-weights-seed{RANDOM_SEED}"
+    H, W = _CSE_INPUT[preset]
+    C, A, R = cfg.fpn_channels, len(cfg.aspect_ratios), cfg.pooler_resolution
+    levels = [(f"p{k}", -(-H // 2**k), -(-W // 2**k)) for k in range(2, 7)]
+    inputs = (*(TensorSpec(n, "float32", ("batch", C, h, w)) for n, h, w in levels),
+              TensorSpec("pooled", "float32", ("boxes", C, R, R)))
+    outputs = tuple(spec for n, h, w in levels for spec in (
+        TensorSpec(f"objectness_{n}", "float32", ("batch", A, h, w)),
+        TensorSpec(f"deltas_{n}", "float32", ("batch", 4 * A, h, w))))
+    outputs += (TensorSpec("class_logits", "float32", ("boxes", cfg.num_classes + 1)),
+                TensorSpec("box_deltas", "float32", ("boxes", 4 * cfg.num_classes)))
+    config = {"preset": preset, "input": [3, H, W], "fpn_channels": C, "pooler": R}
+    return BuiltModel("cse-detector-heads", preset, _DetectorHeadsExport(model).eval(), inputs,
+                      outputs, config, None, source)
+
+
 class _CSEHeadExport(nn.Module):
     def __init__(self, head: nn.Module) -> None:
         super().__init__()
@@ -279,6 +326,10 @@ CATALOG: dict[str, CatalogEntry] = {
     "cse-backbone": CatalogEntry(
         "cse-backbone", "DensePose-CSE ResNet-FPN backbone: padded normalised BGR image → p2..p6",
         ("tiny", "R_50_FPN", "R_101_FPN"), _build_cse_backbone),
+    "cse-detector-heads": CatalogEntry(
+        "cse-detector-heads", "DensePose-CSE Faster R-CNN heads: RPN on p2..p6, box head on pooled "
+        "proposals (anchors, NMS and pooling stay in torch)", ("tiny", "R_50_FPN", "R_101_FPN"),
+        _build_cse_detector_heads),
     "cse-head": CatalogEntry(
         "cse-head", "DensePose-CSE ROI head: FPN p2..p5 + boxes [b, x0, y0, x1, y1] -> 16x112x112 "
         "embedding and coarse segmentation", ("tiny", "R_50_FPN_s1x", "R_101_FPN_DL_soft_s1x"),
