@@ -192,8 +192,9 @@ class _PyramidExport(nn.Module):
         return p["p2"], p["p3"], p["p4"], p["p5"], p["p6"]
 
 
-def _build_cse_backbone(preset: str, checkpoint: Path | None) -> BuiltModel:
-    """DensePose-CSE's ResNet-FPN: normalised, padded BGR image → p2..p6 (RPN/ROI stay in torch)."""
+def _faster_rcnn(preset: str, checkpoint: Path | None) -> tuple[nn.Module, Any, str]:
+    """The DensePose-CSE checkpoint's Faster R-CNN stage at ``preset`` (seeded random weights, or
+    loaded from the model-zoo ``.pkl``), its config and the weights' source for the metadata."""
     from stmocap.models.detectron.checkpoint import load_pkl
     from stmocap.models.detectron.config import PRESETS
     from stmocap.models.detectron.detector import FasterRCNN
@@ -202,11 +203,15 @@ def _build_cse_backbone(preset: str, checkpoint: Path | None) -> BuiltModel:
     with torch.random.fork_rng():
         torch.manual_seed(RANDOM_SEED)
         model = FasterRCNN(cfg).eval()
-    if checkpoint is not None:
-        load_pkl(model, checkpoint)
-        source = sha256_file(checkpoint)
-    else:
-        source = f"random-weights-seed{RANDOM_SEED}"
+    if checkpoint is None:
+        return model, cfg, f"random-weights-seed{RANDOM_SEED}"
+    load_pkl(model, checkpoint)
+    return model, cfg, sha256_file(checkpoint)
+
+
+def _build_cse_backbone(preset: str, checkpoint: Path | None) -> BuiltModel:
+    """DensePose-CSE's ResNet-FPN: normalised, padded BGR image → p2..p6 (RPN/ROI stay in torch)."""
+    model, cfg, source = _faster_rcnn(preset, checkpoint)
     H, W = _CSE_INPUT[preset]
     C = cfg.fpn_channels
     inputs = (TensorSpec("image", "float32", ("batch", 3, H, W)),)
@@ -216,6 +221,8 @@ def _build_cse_backbone(preset: str, checkpoint: Path | None) -> BuiltModel:
     # Pixel values minus the BGR mean (std 1): about [-124, 152].
     return BuiltModel("cse-backbone", preset, _PyramidExport(model.backbone).eval(), inputs, outputs,
                       config, None, source, {"image": (-124.0, 152.0)})
+
+
 class _DetectorHeadsExport(nn.Module):
     """The Faster R-CNN stage's learned layers: the RPN head on every level and the box head on
     pooled proposals. Anchors, top-k, NMS and ROI pooling stay in torch (data-dependent)."""
@@ -235,19 +242,7 @@ class _DetectorHeadsExport(nn.Module):
 def _build_cse_detector_heads(preset: str, checkpoint: Path | None) -> BuiltModel:
     """DensePose-CSE's RPN head (p2..p6 → objectness, deltas per level) and box head (pooled 7×7
     proposals → class logits, box deltas), at the same static sizes as ``cse-backbone``."""
-    from stmocap.models.detectron.checkpoint import load_pkl
-    from stmocap.models.detectron.config import PRESETS
-    from stmocap.models.detectron.detector import FasterRCNN
-
-    cfg = PRESETS[preset]
-    with torch.random.fork_rng():
-        torch.manual_seed(RANDOM_SEED)
-        model = FasterRCNN(cfg).eval()
-    if checkpoint is not None:
-        load_pkl(model, checkpoint)
-        source = sha256_file(checkpoint)
-    else:
-        source = f"random-weights-seed{RANDOM_SEED}"
+    model, cfg, source = _faster_rcnn(preset, checkpoint)
     H, W = _CSE_INPUT[preset]
     C, A, R = cfg.fpn_channels, len(cfg.aspect_ratios), cfg.pooler_resolution
     levels = [(f"p{k}", -(-H // 2**k), -(-W // 2**k)) for k in range(2, 7)]
