@@ -27,8 +27,8 @@ from stmocap.models.camera.crop_placement import place_crop_body
 from stmocap.models.ik.solver import Skeleton
 from stmocap.realtime.camera import CameraConfig, IntrinsicsResolver
 from stmocap.realtime.messages import Message
-from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, schemas
 from stmocap.realtime.stages.base import Stage
+from stmocap.realtime.stages.perframe import IMAGE_DETECTIONS
 
 if TYPE_CHECKING:
     from stmocap.realtime.pipeline import PerFrameConfig
@@ -66,9 +66,7 @@ class PaperPerFrame(Stage):
     name = "perframe"
     consumes = ("detections",)
     produces = ("estimates",)
-    inputs = schemas({"detections": KindSchema({
-        "track_ids": ArrayRule(I64, ("T",)), "boxes": ArrayRule(F32, ("T", 4)),
-        "image": ArrayRule(("uint8",), (None, None, 3))})})
+    inputs = IMAGE_DETECTIONS
 
     def __init__(self, models: PaperModels, body: BodyModelData, camera: CameraConfig | None = None,
                  source: str = "", tracker: Any | None = None) -> None:

@@ -20,15 +20,17 @@ from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, schemas
 from stmocap.realtime.stages.base import Stage
 
 ESTIMATE_KEYS = ("pose_6d", "betas", "cam")
+# What the full-frame detect stage sends: each track's box and the frame itself.
+IMAGE_DETECTIONS = schemas({"detections": KindSchema({
+    "track_ids": ArrayRule(I64, ("T",)), "boxes": ArrayRule(F32, ("T", 4)),
+    "image": ArrayRule(("uint8",), (None, None, 3))})})
 
 
 class ReplayEstimates(Stage):
     name = "perframe"
     consumes = ("detections",)
     produces = ("estimates",)
-    inputs = schemas({"detections": KindSchema({
-        "track_ids": ArrayRule(I64, ("T",)), "boxes": ArrayRule(F32, ("T", 4)),
-        "image": ArrayRule(("uint8",), (None, None, 3))})})
+    inputs = IMAGE_DETECTIONS
 
     def __init__(self, path: Path) -> None:
         path = Path(path)
