@@ -197,13 +197,14 @@ def verify_hmr2(path: Path) -> None:
 
 def verify_densepose(path: Path) -> None:
     """Both halves of a DensePose-CSE file: the Faster R-CNN stage and the ROI head, strictly."""
-    from stmocap.models.densepose.checkpoint import check_cse_checkpoint
+    from stmocap.models.densepose.checkpoint import load_cse_checkpoint
     from stmocap.models.detectron.checkpoint import backbone_preset
     from stmocap.models.detectron.detector import PersonDetector
     from stmocap.models.detectron.pkl import read_pkl
 
-    PersonDetector.from_checkpoint(path, backbone_preset(read_pkl(path).model), strict=True)
-    check_cse_checkpoint(path)
+    weights = read_pkl(path).model
+    PersonDetector.from_checkpoint(path, backbone_preset(weights), strict=True, weights=weights)
+    load_cse_checkpoint(path, strict=True, weights=weights)
 
 
 def verify_smpl(path: Path) -> None:

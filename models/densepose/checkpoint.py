@@ -171,7 +171,8 @@ def infer_config(model: Mapping[str, np.ndarray], base: CSEHeadConfig = R_50_FPN
 
 
 def load_cse_checkpoint(path: str | Path, config: CSEHeadConfig | None = None, strict: bool = True,
-                        base: CSEHeadConfig = R_50_FPN_S1X) -> LoadedCSE:
+                        base: CSEHeadConfig = R_50_FPN_S1X,
+                        weights: Mapping[str, np.ndarray] | None = None) -> LoadedCSE:
     """Build the ROI head and vertex embedder of a model-zoo ``.pkl`` and load its weights.
 
     Args:
@@ -180,9 +181,10 @@ def load_cse_checkpoint(path: str | Path, config: CSEHeadConfig | None = None, s
             what the file does not store from ``base``.
         strict: raise :class:`CSECheckpointError` (one line per problem, each naming ``path``)
             on missing, unexpected or mis-shaped head keys; keys of other parts never count.
+        weights: the file's arrays when the caller has read them already.
     """
     path = Path(path)
-    model = read_model_pkl(path)
+    model = read_model_pkl(path) if weights is None else weights
     cfg = config or infer_config(model, base, source=path)
     head = DensePoseHead(cfg).eval()
     embedder = VertexEmbedder(cfg.num_vertices, cfg.vertex_feature_dim, cfg.embed_size).eval()

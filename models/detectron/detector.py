@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from stmocap.models.detectron.anchors import clip_boxes, nonempty
 from stmocap.models.detectron.box_head import BoxHeadOutput, RoIAlignFn, ROIBoxHeads
-from stmocap.models.detectron.checkpoint import LoadReport, load_pkl
+from stmocap.models.detectron.checkpoint import LoadReport, load_pkl, load_state
 from stmocap.models.detectron.config import PRESETS, DetectronConfig
 from stmocap.models.detectron.fpn import ResNetFPN
 from stmocap.models.detectron.preprocess import Preprocessed, Resize, preprocess_bgr
@@ -75,9 +75,13 @@ class PersonDetector:
     @classmethod
     def from_checkpoint(cls, path: str | Path, cfg: DetectronConfig | str = "R_101_FPN",
                         device: str | torch.device = "cpu", resize: Resize = "pil",
-                        strict: bool = True) -> PersonDetector:
+                        strict: bool = True, weights: dict[str, np.ndarray] | None = None
+                        ) -> PersonDetector:
+        """``weights``: the file's arrays when the caller has read them already (one read of a
+        large ``.pkl`` serves the detector and the DensePose head)."""
         det = cls(cfg, device="cpu", resize=resize)
-        det.load_report = load_pkl(det.model, path, strict=strict)
+        det.load_report = (load_pkl(det.model, path, strict=strict) if weights is None
+                           else load_state(det.model, weights, str(path), strict))
         det.model.to(device)
         det.device = torch.device(device)
         return det

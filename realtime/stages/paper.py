@@ -187,10 +187,11 @@ def build_paper_models(cfg: PerFrameConfig, device: str = "cpu", precision: str 
         paths = {f.key: f.path(getattr(cfg, "hmr2" if f.key == "hmr2" else "densepose"))
                  for f in FILES if f.key in ("hmr2", "densepose-cse")}
         hmr2, _ = load_hmr2(paths["hmr2"], strict=True)
-        preset = backbone_preset(read_pkl(paths["densepose-cse"]).model)
-        det_cfg = DET_PRESETS[preset].with_input_size(cfg.paper_short_side)
-        detector = PersonDetector.from_checkpoint(paths["densepose-cse"], det_cfg, device=dev)
-        head = load_cse_checkpoint(paths["densepose-cse"], strict=True).head
+        cse = paths["densepose-cse"]
+        weights = read_pkl(cse).model  # one read of the large file for both halves
+        det_cfg = DET_PRESETS[backbone_preset(weights)].with_input_size(cfg.paper_short_side)
+        detector = PersonDetector.from_checkpoint(cse, det_cfg, device=dev, weights=weights)
+        head = load_cse_checkpoint(cse, strict=True, weights=weights).head
     hmr2 = hmr2.eval().to(dev)
     head = head.eval().to(dev)
     if precision == "fp16" and dev.type == "cuda":
