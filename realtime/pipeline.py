@@ -41,9 +41,10 @@ class PerFrameConfig:
         "help": ".npz with pose_6d (N,24,6), betas (N,10), cam (N,3) [, feats] per frame"})
     smooth_landmarks: bool = field(default=True, metadata={
         "help": "lite: smooth BlazePose's landmarks and crop over time as mediapipe's video mode does"})
-    ik_iterations: int = field(default=5, metadata={"check": AT_LEAST_ONE,
-        "help": "lite: L-BFGS iterations per tracked frame (fewer: faster, less accurate; "
-                "docs/benchmarks.md)"})
+    ik_iterations: int = field(default=0, metadata={"check": NON_NEGATIVE,
+        "help": "lite: 0 (default): closed-form inverse kinematics (BlazePose's limb directions "
+                "kept, < 1 ms); N > 0: N L-BFGS iterations per tracked frame with pose and hinge "
+                "priors (slower, and on the measured clips less accurate; docs/benchmarks.md)"})
     max_people: int = field(default=1, metadata={"check": AT_LEAST_ONE,
         "help": "lite and paper: follow up to this many people, each with its own track id (each "
                 "extra person costs one landmark pass and one IK solve per frame in lite, one "
@@ -194,8 +195,8 @@ def build_stage(name: str, cfg: PipelineConfig,
             from stmocap.models.ik.solver import IKConfig
             from stmocap.realtime.stages.lite import IKPerFrame
 
-            if cfg.perframe.ik_iterations < 1:
-                raise ValueError(f"--ik-iterations must be >= 1, got {cfg.perframe.ik_iterations}")
+            if cfg.perframe.ik_iterations < 0:
+                raise ValueError(f"--ik-iterations must be >= 0, got {cfg.perframe.ik_iterations}")
             return IKPerFrame(body_data(cfg.body), IKConfig(iterations=cfg.perframe.ik_iterations),
                               cfg.camera, cfg.source.source)
         from stmocap.realtime.stages.perframe import ReplayEstimates

@@ -27,6 +27,7 @@ from stmocap.models.blazepose.pipeline import (
 from stmocap.models.blazepose.smoothing import PoseSmoother
 from stmocap.models.body.smpl_file import BodyModelData
 from stmocap.models.camera import SMPL_BONES, Intrinsics, smpl_transl_from_landmarks, undistort_pixels
+from stmocap.models.ik.analytic import AnalyticSolver
 from stmocap.models.ik.correspondence import TARGET_JOINTS, joint_targets
 from stmocap.models.ik.solver import IKConfig, IKResult, IKSolver, fit_weak_perspective
 from stmocap.models.people.base import PersonDetector
@@ -39,9 +40,10 @@ from stmocap.realtime.stages.base import EOS, Stage
 from stmocap.realtime.tracking import Tracker, TrackerConfig
 
 COLD_ITERATIONS = 30
-# Iterations of a warm-started solve (PerFrameConfig.ik_iterations): closed-loop accuracy and cost
-# of 2–5 are in docs/benchmarks.md.
-WARM_ITERATIONS = 5
+# Iterations of a warm-started L-BFGS solve (PerFrameConfig.ik_iterations); 0 (the default) is the
+# closed-form solve, which keeps BlazePose's limb directions and costs < 1 ms (docs/benchmarks.md,
+# "Per-frame initialisation").
+WARM_ITERATIONS = 0
 MIN_TRUST = 0.25
 # Levenberg–Marquardt steps of the perspective translation fit: a new track starts from the linear
 # solve, later frames from the previous translation.
@@ -276,6 +278,8 @@ class IKPerFrame(Stage):
     def __init__(self, body: BodyModelData, ik: IKConfig | None = None,
                  camera: CameraConfig | None = None, source: str = "") -> None:
         self.solver = IKSolver(body, ik or IKConfig(iterations=WARM_ITERATIONS))
+        # iterations 0: closed form (no L-BFGS), the default
+        self.analytic = AnalyticSolver(self.solver.skeleton) if self.solver.config.iterations == 0 else None
         self.previous: dict[int, IKResult] = {}
         self.previous_transl: dict[int, np.ndarray] = {}
         self.intrinsics = IntrinsicsResolver(camera or CameraConfig(), source)
@@ -288,17 +292,22 @@ class IKPerFrame(Stage):
         # Occluded points still carry BlazePose's best 3D guess: weigh them less, not zero.
         trust = (MIN_TRUST + (1 - MIN_TRUST) * vis).astype(np.float32)
         targets, weights = joint_targets(world.astype(np.float32), trust)
-        prev = self.previous.get(tid)
-        # A new track starts from the analytic pose with more iterations; later frames start from
-        # the previous solution, a few iterations away.
-        ik = self.solver(torch.from_numpy(targets)[None], torch.from_numpy(weights)[None],
-                         init=prev, iterations=COLD_ITERATIONS if prev is None else None)
-        self.previous[tid] = ik
+        if self.analytic is not None:
+            sol = self.analytic(targets, weights)
+            rotmats, betas, offset, joints = sol.rotmats, sol.betas, sol.offset, sol.model_joints
+        else:
+            prev = self.previous.get(tid)
+            # A new track starts from the analytic pose with more iterations; later frames start
+            # from the previous solution, a few iterations away.
+            ik = self.solver(torch.from_numpy(targets)[None], torch.from_numpy(weights)[None],
+                             init=prev, iterations=COLD_ITERATIONS if prev is None else None)
+            self.previous[tid] = ik
+            rotmats, betas = ik.rotmats[0].numpy(), ik.betas[0].numpy()
+            offset, joints = ik.offset[0].numpy(), self.solver.model_joints(ik)[0].numpy()
         centre = (box[:2] + box[2:]) / 2
         side = float(box[2] - box[0])
         pix, pw = joint_targets(landmarks[:, :2] * [w, h], vis)
         idx = list(TARGET_JOINTS)
-        joints = self.solver.model_joints(ik)[0].numpy()
         cam = fit_weak_perspective(joints[idx], ((pix - centre) / (side / 2))[idx], pw[idx])
         # Perspective translation: BlazePose's metric world landmarks on its undistorted 2D ones,
         # then the IK body's offset in their frame → SMPL transl (docs/camera.md).
@@ -306,10 +315,10 @@ class IKPerFrame(Stage):
         prev_t = self.previous_transl.get(tid)
         transl, self.previous_transl[tid] = smpl_transl_from_landmarks(
             targets[idx], upix[idx], np.maximum(pw[idx], MIN_FIT_WEIGHT), intr,
-            ik.offset[0].numpy(), joints[0], init=prev_t,
+            offset, joints[0], init=prev_t,
             iterations=COLD_FIT_STEPS if prev_t is None else WARM_FIT_STEPS, bones=FIT_BONES)
-        pose = matrix_to_rotation_6d(ik.rotmats)[0].numpy().astype(np.float32)
-        return pose, ik.betas[0].numpy().astype(np.float32), cam, transl.astype(np.float32)
+        pose = matrix_to_rotation_6d(torch.from_numpy(np.asarray(rotmats, np.float32))).numpy()
+        return pose, np.asarray(betas, np.float32), cam, transl.astype(np.float32)
 
     def process(self, msg: Message) -> list[Message]:
         a = msg.arrays

@@ -40,8 +40,13 @@ def test_astronaut_arms_follow_mediapipe(stages: list) -> None:
     assert out.arrays["pose_6d"].shape == (1, 24, 6) and out.arrays["cam"][0, 0] > 0
     box = out.arrays["boxes"][0]
     assert box[0] < 150 and box[2] > 350  # the box spans the shoulders (at x ≈ 113 and 306)
-    ik = stages[1]
-    J = ik.solver.model_joints(ik.previous[0])[0].numpy()
+    import torch
+    from stmocap.models.body.model import LBSBody
+    from stmocap.models.rotations import rotation_6d_to_matrix
+
+    with torch.no_grad():  # the body the published parameters pose
+        J = LBSBody(make_synthetic_body())(rotation_6d_to_matrix(torch.from_numpy(out.arrays["pose_6d"])),
+                                           torch.from_numpy(out.arrays["betas"])).joints[0].numpy()
     # SMPL bone (joint pair) vs mediapipe world-landmark bone; visibility of the far landmark.
     bones = {"left upper arm": ((16, 18), (11, 13)), "right upper arm": ((17, 19), (12, 14)),
              "right forearm": ((19, 21), (14, 16)), "left forearm": ((18, 20), (13, 15))}
@@ -172,10 +177,11 @@ def test_ik_iterations_option() -> None:
     from stmocap.realtime.pipeline import PipelineConfig, build_stage
 
     cfg = PipelineConfig()
+    assert build_stage("perframe", cfg).analytic is not None  # default: closed form
     stage = build_stage("perframe", replace(cfg, perframe=replace(cfg.perframe, ik_iterations=3)))
-    assert stage.solver.config.iterations == 3
+    assert stage.solver.config.iterations == 3 and stage.analytic is None
     with pytest.raises(ValueError, match="ik-iterations"):
-        build_stage("perframe", replace(cfg, perframe=replace(cfg.perframe, ik_iterations=0)))
+        build_stage("perframe", replace(cfg, perframe=replace(cfg.perframe, ik_iterations=-1)))
 
 
 def test_perframe_translation_is_metric_under_distortion() -> None:
