@@ -79,10 +79,22 @@ class TemporalNetConfig:
     bidirectional: bool = field(
         default=False, metadata={"help": "run ζ in both directions over the window"}
     )
+    relative_to: int = field(default=-1, metadata={
+        "help": "-1: the network reads H, Θ_init and ω_init as they are (paper); k in 0..W-1: "
+                "every frame's H, Θ_init, ω_init (and g's and ζ's current Θ) minus those of "
+                "window position k (the served one, W-1-L), so the network sees the motion "
+                "around the served frame, not the pose (needs regressor_start input or "
+                "aggregated; docs/training.md)"})
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.joints < 1 or self.regressor_iterations < 1:
             raise ValueError("window, joints and regressor_iterations must be >= 1")
+        if not -1 <= self.relative_to < self.window:
+            raise ValueError(f"relative_to must be -1 or a window position 0..{self.window - 1}, "
+                             f"got {self.relative_to}")
+        if self.relative_to >= 0 and self.regressor_start == "mean":
+            raise ValueError("relative_to needs regressor_start input or aggregated: relative "
+                             "inputs carry no absolute pose for g to start from")
         if self.gamma3 == "conv":
             side = self.feat_size
             for _ in self.gamma3_channels:

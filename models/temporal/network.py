@@ -77,15 +77,22 @@ class TemporalNet(nn.Module):
         if pose_6d.shape != (B, W, c.pose_dim) or cam.shape != (B, W, 3):
             raise ValueError(f"pose_6d must be (B, W, {c.pose_dim}) and cam (B, W, 3), got "
                              f"{tuple(pose_6d.shape)} and {tuple(cam.shape)}")
-        sta = self.sta(feats, pose_6d, cam)
-        start = None
+        k = c.relative_to
+        if k >= 0:  # the motion around window position k, not the pose
+            sta = self.sta(feats - feats[:, k:k + 1], pose_6d - pose_6d[:, k:k + 1], cam - cam[:, k:k + 1])
+        else:
+            sta = self.sta(feats, pose_6d, cam)
+        start = reference = None
         if c.regressor_start != "mean":  # g refines the per-frame initialisation
             if c.regressor_start == "aggregated":  # … after the STA weighting aggregated it
                 pose_6d, cam = sta.weights @ pose_6d, sta.weights @ cam
-            betas = self.regressor.mean[c.pose_dim:c.pose_dim + c.betas].expand(B * W, -1)
-            start = torch.cat([pose_6d.flatten(0, 1), betas, cam.flatten(0, 1)], dim=-1)
-        coarse = self.regressor(sta.z.flatten(0, 1), start).unflatten(0, (B, W))
-        refined = coarse + self.refiner(sta.z, coarse)
+            betas = self.regressor.mean[c.pose_dim:c.pose_dim + c.betas].expand(B, W, -1)
+            start = torch.cat([pose_6d, betas, cam], dim=-1)  # (B, W, P)
+            if k >= 0:
+                reference = start[:, k:k + 1].expand(-1, W, -1)
+        coarse = self.regressor(sta.z.flatten(0, 1), None if start is None else start.flatten(0, 1),
+                                None if reference is None else reference.flatten(0, 1)).unflatten(0, (B, W))
+        refined = coarse + self.refiner(sta.z, coarse if reference is None else coarse - reference)
         return TemporalOutput(self._split(refined), self._split(coarse), sta.weights)
 
 

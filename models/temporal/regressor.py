@@ -38,10 +38,12 @@ class IterativeRegressor(nn.Module):
             nn.init.xavier_uniform_(dec.weight, gain=0.01)
             nn.init.zeros_(dec.bias)
 
-    def forward(self, z: Tensor, start: Tensor | None = None) -> Tensor:
-        """``z (N, D)`` and optionally the start ``(N, P)`` (default: the mean parameters)."""
+    def forward(self, z: Tensor, start: Tensor | None = None, reference: Tensor | None = None) -> Tensor:
+        """``z (N, D)`` and optionally the start ``(N, P)`` (default: the mean parameters); with
+        ``reference (N, P)`` the trunk reads Θ − reference instead of Θ (relative inputs)."""
         theta = self.mean.expand(z.shape[0], -1) if start is None else start
         for _ in range(self.iterations):
-            x = self.trunk(torch.cat([z, theta], dim=-1))
+            seen = theta if reference is None else theta - reference
+            x = self.trunk(torch.cat([z, seen], dim=-1))
             theta = theta + torch.cat([self.dec_pose(x), self.dec_betas(x), self.dec_cam(x)], -1)
         return theta

@@ -63,3 +63,44 @@ def test_regressor_can_start_from_the_aggregated_input() -> None:
     first = pose[:, :1].expand(1, 16, 144)
     still = net(torch.randn(1, 16, 231, generator=g), first, cam[:, :1].expand(1, 16, 3))
     assert torch.allclose(still.coarse.pose_6d.flatten(2), first, atol=0.05)
+
+
+@pytest.mark.parametrize("start", ["input", "aggregated"])
+def test_relative_inputs_see_the_motion_not_the_pose(start: str) -> None:
+    """With ``relative_to = k`` every input is taken relative to window position k: adding one
+    constant to every frame's H, Θ_init and ω_init (a different pose, the same motion) shifts the
+    output pose and camera by exactly that constant and leaves β alone; a change of the motion
+    changes the output. The paper's absolute network does not have this property."""
+    from dataclasses import replace
+
+    g = torch.Generator().manual_seed(3)
+    W = PRESETS["tiny_vector"].window
+    feats, pose, cam = (torch.randn(2, W, n, generator=g) for n in (231, 144, 3))
+    for k in (W - 1, 8):
+        torch.manual_seed(0)
+        net = TemporalNet(replace(PRESETS["tiny_vector"], relative_to=k, regressor_start=start)).eval()
+        for p in net.parameters():  # decoders and ζ's head away from their near-zero start
+            p.data.add_(0.05 * torch.randn(p.shape, generator=g))
+        out = net(feats, pose, cam).refined
+        moved = net(feats + 0.7, pose - 0.3, cam + 0.2).refined
+        torch.testing.assert_close(moved.pose_6d, out.pose_6d - 0.3, atol=2e-5, rtol=0)
+        torch.testing.assert_close(moved.cam, out.cam + 0.2, atol=2e-5, rtol=0)
+        torch.testing.assert_close(moved.betas, out.betas, atol=2e-5, rtol=0)
+        wiggle = pose.clone()
+        wiggle[:, 3] += 0.5
+        assert (net(feats, wiggle, cam).refined.pose_6d[:, k] - out.pose_6d[:, k]).abs().max() > 1e-3
+    torch.manual_seed(0)
+    absolute = TemporalNet(replace(PRESETS["tiny_vector"], regressor_start=start)).eval()
+    for p in absolute.parameters():
+        p.data.add_(0.05 * torch.randn(p.shape, generator=g))
+    a, b = absolute(feats, pose, cam).refined, absolute(feats + 0.7, pose - 0.3, cam + 0.2).refined
+    assert (b.pose_6d - (a.pose_6d - 0.3)).abs().max() > 1e-3
+
+
+def test_relative_inputs_are_checked() -> None:
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="relative_to must be"):
+        replace(PRESETS["tiny_vector"], relative_to=16)
+    with pytest.raises(ValueError, match="relative_to needs regressor_start"):
+        replace(PRESETS["tiny_vector"], relative_to=15, regressor_start="mean")
