@@ -45,6 +45,25 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def cmd_train_release(args: argparse.Namespace) -> int:
+    from stmocap.training.state import release_checkpoint
+
+    out = release_checkpoint(args.checkpoint, args.out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) from {args.checkpoint}")
+    return 0
+
+
+def add_train_release_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train-release", help="strip a training checkpoint to what running it needs",
+        description="Write CHECKPOINT's network, config, run configuration, data manifest and "
+                    "metrics to OUT without the optimiser and RNG state (which only --resume "
+                    "needs): the file to ship or hand to `stmocap run --checkpoint`.")
+    p.add_argument("checkpoint", type=Path, help="best.pt or last.pt of `stmocap train`")
+    p.add_argument("out", type=Path, help="the .pt to write")
+    p.set_defaults(func=cmd_train_release)
+
+
 def add_dataset_eval_options(p: argparse.ArgumentParser) -> None:
     """Options of ``stmocap eval --dataset`` (the checkpoint, body and lookahead options are the
     pipeline's own: ``--checkpoint``, ``--smpl``, ``--lookahead``, ``--device``)."""

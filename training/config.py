@@ -75,6 +75,13 @@ class TrainConfig:
     served_run: int = field(default=1, metadata={
         "help": "consecutive windows (shifted by one frame) per sample, so the loss sees the stream "
                 "a viewer is served, frame after frame (1: independent windows)"})
+    train_only: tuple[str, ...] = field(default=(), metadata={
+        "help": "train only these parts of the network (sta, regressor, refiner); the others keep "
+                "their seeded initial weights (empty: train all)"})
+    pass_through: bool = field(default=False, metadata={
+        "help": "with train_only: g and ζ, when not trained, get zero output layers and pass "
+                "their start through; with regressor_start = aggregated and only the STA trained, "
+                "the output is then Θ_init averaged by the STA's learned weighting, exactly"})
     checkpoint_every: int = field(default=500, metadata={"help": "steps between checkpoints"})
     out: str = field(default="runs/train", metadata={"help": "folder for checkpoints and logs"})
     body: str = field(default="free", metadata={
@@ -91,6 +98,9 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        parts = ("sta", "regressor", "refiner")
+        if any(p not in parts for p in self.train_only) or len(set(self.train_only)) != len(self.train_only):
+            raise ValueError(f"train_only must list distinct parts of {parts}, got {self.train_only}")
         if self.max_steps < 0 or self.lr <= 0 or self.plateau_patience < 1 or self.score_accel < 0:
             raise ValueError("max_steps must be >= 0, lr > 0, plateau_patience >= 1 and "
                              "score_accel >= 0")

@@ -36,3 +36,18 @@ def load_training_blob(path: Path, map_location: str = "cpu") -> dict[str, Any]:
     if not isinstance(blob, dict) or "state" not in blob or "run" not in blob:
         raise CheckpointError(f"{path} is not a training checkpoint of `stmocap train` (no run state)")
     return blob
+
+
+def release_checkpoint(src: Path, dst: Path, note: dict[str, Any] | None = None) -> Path:
+    """Write the network of training checkpoint ``src`` to ``dst`` with what says where it came
+    from (``run``, ``manifest``, ``metrics``, and ``note`` under ``release``) but without the
+    optimiser and RNG state only resuming needs: what ships, a fraction of the size."""
+    blob = load_training_blob(Path(src))
+    kept = {k: v for k, v in blob.items() if k != "state"}
+    kept["release"] = {"from": Path(src).name, "step": int(blob["state"]["step"]), **(note or {})}
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_suffix(dst.suffix + ".tmp")
+    torch.save(kept, tmp)
+    tmp.replace(dst)
+    return dst

@@ -178,7 +178,12 @@ def train(run: RunConfig, resume: Path | None = None,
 
     torch.manual_seed(tc.seed)
     net = TemporalNet(run.net).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    for name, part in net.named_children():
+        part.requires_grad_(not tc.train_only or name in tc.train_only)
+    if tc.train_only and tc.pass_through:
+        net.pass_through([n for n, _ in net.named_children() if n not in tc.train_only])
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=tc.lr,
+                           weight_decay=tc.weight_decay)
     plateau = {"best": math.inf, "bad_epochs": 0, "lr": tc.lr}
     sums: dict[str, float] = {}
     step, metrics = 0, {}

@@ -79,6 +79,10 @@ class TemporalNetConfig:
     bidirectional: bool = field(
         default=False, metadata={"help": "run ζ in both directions over the window"}
     )
+    sta_position_bias: bool = field(default=False, metadata={
+        "help": "add a learned W×W bias (zero at the start) to the fused logits before the "
+                "softmax, so the STA weighting can also depend on the frames' positions in the "
+                "window (not in the paper)"})
     relative_to: int = field(default=-1, metadata={
         "help": "-1: the network reads H, Θ_init and ω_init as they are (paper); k in 0..W-1: "
                 "every frame's H, Θ_init, ω_init (and g's and ζ's current Θ) minus those of "

@@ -67,6 +67,15 @@ class TemporalNet(nn.Module):
         return SMPLParams6D(pose, theta[..., c.pose_dim : c.pose_dim + c.betas],
                             theta[..., c.pose_dim + c.betas :])
 
+    def pass_through(self, parts: list[str]) -> None:
+        """Zero the output layers of ``regressor`` (g's decoders) and/or ``refiner`` (ζ's head)
+        in ``parts``, so they return their start unchanged: with ``regressor_start = aggregated``
+        and both passed through, the output is Θ_init averaged by the STA weighting, exactly."""
+        if "regressor" in parts:
+            _zero(self.regressor.dec_pose, self.regressor.dec_betas, self.regressor.dec_cam)
+        if "refiner" in parts:
+            _zero(self.refiner.head)
+
     def forward(self, feats: Tensor, pose_6d: Tensor, cam: Tensor) -> TemporalOutput:
         B, W = feats.shape[:2]
         c = self.cfg
@@ -94,6 +103,12 @@ class TemporalNet(nn.Module):
                                 None if reference is None else reference.flatten(0, 1)).unflatten(0, (B, W))
         refined = coarse + self.refiner(sta.z, coarse if reference is None else coarse - reference)
         return TemporalOutput(self._split(refined), self._split(coarse), sta.weights)
+
+
+def _zero(*layers: nn.Linear) -> None:
+    for layer in layers:
+        nn.init.zeros_(layer.weight)
+        nn.init.zeros_(layer.bias)
 
 
 def parameter_counts(model: nn.Module) -> dict[str, int]:

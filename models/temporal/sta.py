@@ -92,7 +92,7 @@ class STAOutput:
         z: ``(B, W, D)`` spatio-temporally aggregated features ``Z = H + Y``.
         h: ``(B, W, D)`` lifted per-frame features ``Γ3(H)``.
         maps: ``(B, 5, W, W)``: NSSM(H), NSSM(pose), NSSM(cam), AM(H), AM(cam).
-        weights: ``(B, W, W)`` fused aggregation weights ``softmax(Φ6(maps))``.
+        weights: ``(B, W, W)`` fused aggregation weights ``softmax(Φ6(maps) [+ position bias])``.
     """
 
     z: Tensor
@@ -118,6 +118,9 @@ class STA(nn.Module):
         self.phi5 = nn.Linear(cfg.feat_dim, cfg.attn_dim, bias=False)
         self.phi6 = nn.Conv2d(5, 1, kernel_size=1)
         self.phi7 = nn.Linear(cfg.attn_dim, cfg.feat_dim)
+        # Not in the paper: a learned W×W bias on the fused logits, so the weighting can depend on
+        # where two frames sit in the window (the five maps only say how alike they are).
+        self.position_bias = nn.Parameter(torch.zeros(cfg.window, cfg.window)) if cfg.sta_position_bias else None
 
     def forward(self, feats: Tensor, pose_6d: Tensor, cam: Tensor) -> STAOutput:
         """``feats (B, W, C, S, S)`` (or ``(B, W, C)`` with the mlp Γ3), ``pose_6d (B, W, J·6)``,
@@ -137,6 +140,9 @@ class STA(nn.Module):
             ],
             dim=1,
         )  # (B, 5, W, W): per-sample stacking
-        weights = self.phi6(maps).squeeze(1).softmax(dim=-1)  # (B, W, W)
+        logits = self.phi6(maps).squeeze(1)  # (B, W, W)
+        if self.position_bias is not None:
+            logits = logits + self.position_bias
+        weights = logits.softmax(dim=-1)
         y = self.phi7(weights @ self.phi5(h))  # (B, W, D)
         return STAOutput(z=h + y, h=h, maps=maps, weights=weights)

@@ -97,3 +97,65 @@ def test_paper_profile_map_features_train_and_evaluate(tmp_path: Path) -> None:
     assert result.steps == 2
     assert main(["eval", "--dataset", str(db), "--checkpoint", str(result.checkpoint),
                  "--out", str(tmp_path / "eval")]) == 0
+
+
+@pytest.mark.parametrize("pass_through", [False, True])
+def test_train_only_the_sta_keeps_the_rest(tmp_path: Path, pass_through: bool) -> None:
+    """``train_only = ("sta",)``: g and ζ keep their seeded initial weights, the STA (with its
+    position bias) moves and the loss falls; with ``pass_through`` g's decoders and ζ's head are
+    zero and the output is exactly the STA-weighted average of Θ_init."""
+    data = write_feature_db(tmp_path / "one.npz", videos=1, frames=16)
+    net = dataclasses.replace(PRESETS["tiny_vector"], regressor_start="aggregated", sta_position_bias=True)
+    run = RunConfig(TrainConfig(preset="tiny_vector", epochs=20, batch_size=1, lr=3e-3, positions="all",
+                                train_only=("sta",), pass_through=pass_through, out=str(tmp_path / "run"),
+                                progress=False,
+                                checkpoint_every=1000),
+                    DataConfig(train=(str(data),)), LossConfig(), net)
+    result = train(run, status=lambda s: None)
+    torch.manual_seed(run.train.seed)
+    from stmocap.models.temporal.network import TemporalNet
+
+    start = TemporalNet(net).state_dict()
+    trained = load_checkpoint(result.checkpoint)
+    end = trained.state_dict()
+    outputs = ("regressor.dec_", "refiner.head")
+    for name, tensor in start.items():
+        if pass_through and name.startswith(outputs):
+            assert not end[name].any(), name
+        elif pass_through and name.startswith(("sta.phi5", "sta.phi7")):  # only make Z, unread now
+            assert torch.equal(tensor, end[name]), name
+        else:
+            assert torch.equal(tensor, end[name]) != name.startswith("sta."), name
+    assert end["sta.position_bias"].abs().max() > 0
+    losses = _losses(tmp_path / "run")
+    assert losses[-1] < losses[0]
+    if not pass_through:
+        return
+    g = torch.Generator().manual_seed(1)
+    feats, pose, cam = (torch.randn(1, net.window, n, generator=g) for n in (231, 144, 3))
+    with torch.no_grad():
+        out = trained(feats, pose, cam)
+    torch.testing.assert_close(out.refined.pose_6d.flatten(2), out.weights @ pose)
+    torch.testing.assert_close(out.refined.cam, out.weights @ cam)
+    with pytest.raises(ValueError, match="train_only"):
+        TrainConfig(train_only=("gamma3",))
+
+
+def test_release_strips_the_resume_state(tmp_path: Path) -> None:
+    """``stmocap train-release``: the network and its record, no optimiser; the same weights."""
+    from stmocap.cli import main
+
+    data = write_feature_db(tmp_path / "one.npz", videos=1, frames=16)
+    run = RunConfig(TrainConfig(preset="tiny_vector", max_steps=2, batch_size=1, out=str(tmp_path / "run"),
+                                progress=False), DataConfig(train=(str(data),)), LossConfig(),
+                    PRESETS["tiny_vector"])
+    result = train(run, status=lambda s: None)
+    out = tmp_path / "ship" / "net.pt"
+    assert main(["train-release", str(result.checkpoint), str(out)]) == 0
+    blob = torch.load(out, weights_only=True)
+    assert "state" not in blob and blob["release"]["step"] == 2
+    assert blob["manifest"]["train"][0]["sha256"] == sha256_file(data)
+    assert weights_equal(load_checkpoint(out), load_checkpoint(result.checkpoint))
+    assert out.stat().st_size < result.checkpoint.stat().st_size
+    with pytest.raises(CheckpointError, match="not a training checkpoint"):
+        load_training_blob(out)
