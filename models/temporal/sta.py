@@ -120,7 +120,8 @@ class STA(nn.Module):
         self.phi7 = nn.Linear(cfg.attn_dim, cfg.feat_dim)
         # Not in the paper: a learned W×W bias on the fused logits, so the weighting can depend on
         # where two frames sit in the window (the five maps only say how alike they are).
-        self.position_bias = nn.Parameter(torch.zeros(cfg.window, cfg.window)) if cfg.sta_position_bias else None
+        self.position_bias = (nn.Parameter(torch.zeros(cfg.window, cfg.window))
+                              if cfg.sta_position_bias else None)
 
     def forward(self, feats: Tensor, pose_6d: Tensor, cam: Tensor) -> STAOutput:
         """``feats (B, W, C, S, S)`` (or ``(B, W, C)`` with the mlp Γ3), ``pose_6d (B, W, J·6)``,
