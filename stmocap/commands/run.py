@@ -43,7 +43,13 @@ def pipeline_config(args: argparse.Namespace, extra: dict[str, type] | None = No
     parts = {name: build_config(cls, args, args.config, name) for name, cls in sections.items()}
     cfg = PipelineConfig(**parts)
     check_combinations(cfg)
-    return cfg
+    from stmocap.cli import UserError
+    from stmocap.models.temporal.shipped import resolve_shipped_temporal
+
+    try:  # lite + --temporal net without --checkpoint: the shipped weights for --lookahead
+        return resolve_shipped_temporal(cfg)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def check_combinations(cfg: Any) -> None:

@@ -1,0 +1,70 @@
+"""The shipped lite temporal weights: what they carry, when a run uses them, a still person."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from stmocap.models.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
+from stmocap.models.temporal.checkpoint import load_checkpoint
+from stmocap.models.temporal.shipped import resolve_shipped_temporal, shipped_checkpoint, shipped_lookaheads
+from stmocap.realtime.pipeline import PipelineConfig, TemporalConfig
+from stmocap.realtime.windows import WindowPlan
+
+
+def test_shipped_files_carry_their_record() -> None:
+    assert shipped_lookaheads() == (2, 7)
+    for L in shipped_lookaheads():
+        path = shipped_checkpoint(L)
+        assert path is not None and path.stat().st_size < 4e6
+        blob = torch.load(path, weights_only=True)
+        assert "state" not in blob  # no optimiser: released, not resumable
+        assert blob["run"]["train"]["lookahead"] == L
+        assert blob["run"]["train"]["train_only"] == ["sta"] or blob["run"]["train"]["train_only"] == ("sta",)
+        assert blob["config"]["sta_position_bias"] and blob["config"]["regressor_start"] == "aggregated"
+        assert {f["sha256"] for f in blob["manifest"]["train"]} and blob["manifest"]["val"]
+        assert set(blob["metrics"]["val"]["refined"]) == {"PA-MPJPE", "MPJPE", "MPVPE", "ACC-ERR"}
+        net = load_checkpoint(path)
+        assert net.cfg.feat_shape == (231,) and net.cfg.window == 16
+    assert shipped_checkpoint(4) is None
+
+
+@pytest.mark.parametrize("L", [2, 7])
+def test_the_learned_weighting_favours_the_served_frames_neighbours(L: int) -> None:
+    """Sixteen identical frames make every similarity map uniform, so the served row of the STA
+    weighting is the learned position kernel alone: it peaks next to the served frame (more
+    than a flat average's 3/16 on it and its two neighbours) and leaves the window's far end
+    almost out. The output keeps the input pose to within what g's fixed corrections add
+    (docs/benchmarks.md: 2–20° per joint on a perfectly still frame)."""
+    net = load_checkpoint(shipped_checkpoint(L))
+    g = torch.Generator().manual_seed(0)
+    R = rotation_6d_to_matrix(torch.randn(24, 6, generator=g))
+    pose = matrix_to_rotation_6d(R).reshape(1, 1, 144).expand(1, 16, -1)
+    feats = (torch.rand(1, 1, 231, generator=g) * 0.5).expand(1, 16, -1)
+    cam = torch.tensor([[[0.9, 0.0, 0.1]]]).expand(1, 16, -1)
+    with torch.no_grad():
+        out = net(feats, pose, cam)
+    k = 15 - L
+    w = out.weights[0, k]
+    torch.testing.assert_close(w, torch.softmax(net.sta.position_bias[k] + net.sta.phi6.bias
+                                                + net.sta.phi6.weight.sum() / 16, -1).detach())
+    assert w[k - 1: k + 2].sum() > 3 / 16 and w[0] < 1 / 16
+    got = rotation_6d_to_matrix(out.refined.pose_6d[0, k])
+    cos = ((torch.einsum("jab,jab->j", got, R) - 1) / 2).clamp(-1, 1)
+    assert torch.rad2deg(torch.arccos(cos)).max() < 25.0
+
+
+def test_runs_use_them_only_where_meant() -> None:
+    net = replace(PipelineConfig(), temporal=TemporalConfig(temporal="net"), plan=WindowPlan(lookahead=7))
+    got = resolve_shipped_temporal(net)
+    assert got.temporal.checkpoint == shipped_checkpoint(7) and got.smoothing.filter == "none"
+    assert resolve_shipped_temporal(PipelineConfig()) == PipelineConfig()  # no network: unchanged
+    explicit = replace(net, temporal=TemporalConfig(temporal="net", preset="lite"))
+    assert resolve_shipped_temporal(explicit) == explicit  # an untrained network on purpose
+    own = replace(net, temporal=TemporalConfig(temporal="net", checkpoint=shipped_checkpoint(2)))
+    assert resolve_shipped_temporal(own) == own  # the user's checkpoint, the user's filter
+    with pytest.raises(ValueError, match=r"no shipped weights for --lookahead 4 \(shipped: 2, 7\)"):
+        resolve_shipped_temporal(replace(net, plan=WindowPlan(lookahead=4)))
+    paper = replace(net, perframe=replace(net.perframe, profile="paper"))
+    assert resolve_shipped_temporal(paper) == paper
