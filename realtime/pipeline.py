@@ -6,7 +6,7 @@ The config is picklable so each worker process builds its own stages (engines in
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -142,6 +142,32 @@ class PipelineConfig:
     publish: PublishConfig = field(default_factory=PublishConfig)
     preview: PreviewConfig = field(default_factory=PreviewConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
+
+
+def resolve_shipped_temporal(cfg: PipelineConfig) -> PipelineConfig:
+    """``cfg`` with the shipped lite temporal weights filled in (models/temporal/shipped.py).
+
+    Applies to the lite profile with ``--temporal net``, no ``--checkpoint`` and ``--preset`` at
+    its default (``tiny`` reads DensePose maps, not the lite features, so it cannot be what was
+    meant): the checkpoint becomes the shipped one for ``--lookahead``, and the One-Euro filter is
+    turned off (the network's output is what was measured; a filter after it only adds lag). An
+    explicit ``--preset`` keeps the untrained network. Raises ``ValueError`` naming the lookaheads
+    that have weights when this one has none."""
+    from stmocap.models.temporal.shipped import shipped_checkpoint, shipped_lookaheads
+
+    t = cfg.temporal
+    default_preset = next(f.default for f in fields(TemporalConfig) if f.name == "preset")
+    if (cfg.perframe.profile != "lite" or t.temporal != "net" or t.checkpoint is not None
+            or t.preset != default_preset):
+        return cfg
+    path = shipped_checkpoint(cfg.plan.lookahead)
+    if path is None:
+        have = ", ".join(str(L) for L in shipped_lookaheads()) or "none"
+        raise ValueError(f"--temporal net on the lite profile: no shipped weights for --lookahead "
+                         f"{cfg.plan.lookahead} (shipped: {have}); pass --checkpoint CKPT (`stmocap "
+                         "train`) or --preset lite for an untrained network")
+    return replace(cfg, temporal=replace(t, checkpoint=path),
+                   smoothing=replace(cfg.smoothing, filter="none"))
 
 
 def body_data(cfg: BodyConfig):  # type: ignore[no-untyped-def]

@@ -44,7 +44,7 @@ def pipeline_config(args: argparse.Namespace, extra: dict[str, type] | None = No
     cfg = PipelineConfig(**parts)
     check_combinations(cfg)
     from stmocap.cli import UserError
-    from stmocap.models.temporal.shipped import resolve_shipped_temporal
+    from stmocap.realtime.pipeline import resolve_shipped_temporal
 
     try:  # lite + --temporal net without --checkpoint: the shipped weights for --lookahead
         return resolve_shipped_temporal(cfg)

@@ -61,8 +61,7 @@ def test_shipped_lite_network_on_a_held_out_clip(tmp_path: Path) -> None:
     raw and 36.1 smoothed; docs/benchmarks.md)."""
     from dataclasses import replace
 
-    from stmocap.models.temporal.shipped import resolve_shipped_temporal
-    from stmocap.realtime.pipeline import TemporalConfig
+    from stmocap.realtime.pipeline import TemporalConfig, resolve_shipped_temporal
     from stmocap.realtime.windows import WindowPlan
 
     cfg = resolve_shipped_temporal(replace(PipelineConfig(), temporal=TemporalConfig(temporal="net"),

@@ -8,8 +8,8 @@ import pytest
 import torch
 from stmocap.models.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
 from stmocap.models.temporal.checkpoint import load_checkpoint
-from stmocap.models.temporal.shipped import resolve_shipped_temporal, shipped_checkpoint, shipped_lookaheads
-from stmocap.realtime.pipeline import PipelineConfig, TemporalConfig
+from stmocap.models.temporal.shipped import shipped_checkpoint, shipped_lookaheads
+from stmocap.realtime.pipeline import PipelineConfig, TemporalConfig, resolve_shipped_temporal
 from stmocap.realtime.windows import WindowPlan
 
 
