@@ -40,7 +40,8 @@ class PerFrameConfig:
     estimates: Path | None = field(default=None, metadata={
         "help": ".npz with pose_6d (N,24,6), betas (N,10), cam (N,3) [, feats] per frame"})
     smooth_landmarks: bool = field(default=True, metadata={
-        "help": "lite: smooth BlazePose's landmarks and crop over time as mediapipe's video mode does"})
+        "help": "lite: smooth BlazePose's landmarks over time as mediapipe's video mode does (the "
+                "points that place the next crop are smoothed either way)"})
     ik_iterations: int = field(default=0, metadata={"check": NON_NEGATIVE,
         "help": "lite: 0 (default): closed-form inverse kinematics (BlazePose's limb directions "
                 "kept, < 1 ms); N > 0: N L-BFGS iterations per tracked frame with pose and hinge "

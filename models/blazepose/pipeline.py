@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import torch
 from stmocap.models.blazepose.graph import load_graph
-from stmocap.models.blazepose.smoothing import PoseSmoother
+from stmocap.models.blazepose.smoothing import PoseSmoother, aux_scale
 
 LANDMARK_NAMES = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
@@ -36,7 +36,7 @@ LANDMARK_NAMES = (
 )
 DET_SIZE = 224
 LM_SIZE = 256
-HEATMAP_KERNEL = 7
+HEATMAP_KERNEL = 9  # see refine_from_heatmap
 
 
 @dataclass(frozen=True)
@@ -182,9 +182,10 @@ class BlazePose:
         min_tracking: pose-flag threshold to keep tracking from the previous landmarks.
         track: reuse the previous frame's landmarks for the ROI (video); False runs the detector
             on every frame (mediapipe's static image mode).
-        smooth: with ``track``, smooth landmarks and the ROI over time as mediapipe's video mode
-            does (:mod:`stmocap.models.blazepose.smoothing`); needs timestamps (``__call__(t=…)``,
-            default: frames 1/30 s apart).
+        smooth: with ``track``, smooth the landmarks over time as mediapipe's video mode does
+            (``smooth_landmarks``, :mod:`stmocap.models.blazepose.smoothing`). With ``track`` the
+            points that place the next ROI are smoothed either way, as in mediapipe. Both need
+            timestamps (``__call__(t=…)``, default: frames 1/30 s apart).
     """
 
     def __init__(self, min_detection: float = 0.5, min_tracking: float = 0.5, track: bool = True,
@@ -197,7 +198,7 @@ class BlazePose:
         self.min_detection = min_detection
         self.min_tracking = min_tracking
         self.track = track
-        self.smoother = PoseSmoother() if smooth and track else None
+        self.smoother = PoseSmoother(landmarks=smooth) if track else None
         self._roi: Roi | None = None
         self._frames = 0
         self.seen: int | None = None  # people the detector found in the last call (None: not run)
@@ -280,21 +281,36 @@ class BlazePose:
 
 def follow(result: PoseResult, smoother: PoseSmoother | None, size: tuple[int, int], t: float
            ) -> tuple[PoseResult, Roi]:
-    """Video mode after a landmark pass: smooth ``result`` (when ``smoother`` is given) and return
-    it with the next frame's ROI (from auxiliary landmarks 33 and 34)."""
+    """Video mode after a landmark pass: smooth ``result`` with ``smoother`` (its landmarks only
+    where it smooths them, its auxiliary landmarks always) and return it with the next frame's ROI
+    (from auxiliary landmarks 33 and 34). ``smoother=None``: no smoothing at all."""
     w, h = size
-    aux = result.aux
     if smoother is not None:
-        landmarks, world = smoother.smooth_landmarks(result.landmarks, result.world, size, t)
-        aux = smoother.smooth_aux(result.aux, size, t)
-        result = replace(result, landmarks=landmarks, world=world, aux=aux)
-    return result, roi_from_points(aux[0], aux[1], w, h)
+        scale = aux_scale(result.aux, size)
+        if smoother.smooths_landmarks:
+            landmarks, world = smoother.smooth_landmarks(result.landmarks, result.world, size, t,
+                                                         scale)
+            result = replace(result, landmarks=landmarks, world=world)
+        result = replace(result, aux=smoother.smooth_aux(result.aux, size, t, scale))
+    return result, roi_from_points(result.aux[0], result.aux[1], w, h)
 
 
 def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, min_conf: float = 0.5) -> np.ndarray:
-    """Mediapipe's heatmap refinement: confidence-weighted mean position in a 7×7 window.
+    """Mediapipe's heatmap refinement: confidence-weighted mean position in a 9×9 window around
+    the cell the point falls in, where the window's largest confidence is ≥ ``min_conf``.
 
     ``xy (39, 2)`` normalised to the crop; ``heatmap (64, 64, 39)`` logits.
+
+    The window is 9×9 although the graph's option reads ``kernel_size: 7``: mediapipe 0.10.21's
+    own streams (``raw_landmarks`` before and ``all_landmarks`` after this step, asked of its
+    ``PoseLandmarkCpu`` graph on a video frame) agree with a 9×9 window to 0.001 heatmap cells on
+    all 39 points, and differ from a 7×7 one by up to 0.3 cells (≈ 2 pixels in the image).
+
+    As in mediapipe 0.10.21 (``RefineLandmarksFromHeatmap``), the check that a point lies on the
+    heatmap compares its column, not its row, with the height, so a point up to 3 cells below the
+    crop is still refined from the window's rows that lie on the heatmap. The auxiliary points
+    that place the next ROI are often just below the crop (legs out of view), so this matters for
+    tracking parity.
     """
     hh, hw, n = heatmap.shape
     off = (HEATMAP_KERNEL - 1) // 2
@@ -305,6 +321,8 @@ def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, min_conf: float = 0
             continue
         r0, r1 = max(0, row - off), min(hh, row + off + 1)
         c0, c1 = max(0, col - off), min(hw, col + off + 1)
+        if r0 >= r1:
+            continue
         conf = 1 / (1 + np.exp(-heatmap[r0:r1, c0:c1, i].astype(np.float64)))
         if conf.max() < min_conf:
             continue

@@ -1,11 +1,19 @@
 """Temporal smoothing of BlazePose landmarks in video mode, as mediapipe's pose graph does it.
 
-mediapipe (``pose_landmark_filtering.pbtxt``) smooths, across frames with increasing timestamps:
-the auxiliary landmarks that place the next ROI, heavily (One-Euro min cut-off 0.01 Hz, β 1), so
-the crop stays still while the person does; the 33 landmarks lightly (0.1 Hz, β 40); visibilities
-with an exponential low-pass (α 0.1). Speeds are measured in object sizes per second (pixels
-divided by the mean of the landmarks' box width and height), so the filters behave the same for a
-near or a far person. World landmarks get the landmarks' filter, in metres without that scaling.
+The parameters are those of mediapipe 0.10.21's expanded ``PoseLandmarkCpu`` graph (its
+``PoseLandmarkFiltering`` subgraph, read from the installed wheel with
+``ValidatedGraphConfig.text_config``), across frames with increasing timestamps:
+
+* the auxiliary landmarks that place the next ROI: One-Euro, min cut-off 0.01 Hz, β 10. This
+  filter is always on in video mode, also with ``smooth_landmarks=False``: it keeps the crop still
+  while the person is, and so decides what the landmark model sees on the next frame;
+* the 33 image landmarks: One-Euro, 0.05 Hz, β 80; their visibilities: exponential low-pass, α 0.1;
+* the 33 world landmarks: One-Euro, 0.1 Hz, β 40, in metres without scaling.
+
+Speeds of image points are measured in object sizes per second: pixels divided by the size of the
+square the two raw auxiliary points span (twice their distance, :func:`aux_scale`), so the filters
+behave the same for a near or a far person.
+
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ class OneEuroParams:
     d_cutoff: float = 1.0
 
 
-AUX_PARAMS = OneEuroParams(min_cutoff=0.01, beta=1.0)
-LANDMARK_PARAMS = OneEuroParams(min_cutoff=0.1, beta=40.0)
+AUX_PARAMS = OneEuroParams(min_cutoff=0.01, beta=10.0)
+LANDMARK_PARAMS = OneEuroParams(min_cutoff=0.05, beta=80.0)
+WORLD_PARAMS = OneEuroParams(min_cutoff=0.1, beta=40.0)
 VISIBILITY_ALPHA = 0.1
 
 
@@ -35,10 +44,12 @@ def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
     return 1.0 / (1.0 + tau / dt)
 
 
-def object_scale(points_px: np.ndarray) -> float:
-    """Mean of the width and height of the points' box ``(N, ≥2)`` pixels (mediapipe's scale)."""
-    span = points_px[:, :2].max(0) - points_px[:, :2].min(0)
-    return float(span.mean())
+def aux_scale(aux: np.ndarray, size: tuple[int, int]) -> float:
+    """The object size in pixels: twice the distance between auxiliary landmarks 0 and 1 (hip
+    centre and body-circle point) ``aux (≥2, ≥2)`` normalised, in an image ``size = (w, h)``.
+    (mediapipe's ``OBJECT_SCALE_ROI``: the side of the unscaled ROI these points give.)"""
+    w, h = size
+    return 2.0 * float(np.hypot((aux[1, 0] - aux[0, 0]) * w, (aux[1, 1] - aux[0, 1]) * h))
 
 
 class LandmarkOneEuro:
@@ -75,12 +86,18 @@ class LandmarkOneEuro:
 
 
 class PoseSmoother:
-    """The four filters of one tracked person (see the module docstring)."""
+    """The filters of one tracked person (see the module docstring).
 
-    def __init__(self) -> None:
+    Args:
+        landmarks: also smooth the 33 image and world landmarks and their visibilities
+            (mediapipe's ``smooth_landmarks``); the auxiliary landmarks are smoothed either way.
+    """
+
+    def __init__(self, landmarks: bool = True) -> None:
+        self.smooths_landmarks = landmarks
         self.aux = LandmarkOneEuro(AUX_PARAMS)
         self.landmarks = LandmarkOneEuro(LANDMARK_PARAMS)
-        self.world = LandmarkOneEuro(LANDMARK_PARAMS)
+        self.world = LandmarkOneEuro(WORLD_PARAMS)
         self._visibility: np.ndarray | None = None
 
     def reset(self) -> None:
@@ -90,21 +107,24 @@ class PoseSmoother:
         self._visibility = None
 
     def smooth_landmarks(self, landmarks: np.ndarray, world: np.ndarray, size: tuple[int, int],
-                         t: float) -> tuple[np.ndarray, np.ndarray]:
+                         t: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
         """``landmarks (33, 5)`` normalised (x, y, z, visibility, presence) and ``world (33, 3)``
-        metres → smoothed copies; ``size`` is the image's (width, height)."""
+        metres → smoothed copies; ``size`` is the image's (width, height), ``scale`` the object
+        size in pixels (:func:`aux_scale` of this frame's raw auxiliary landmarks)."""
         w, h = size
         px = landmarks[:, :3] * [w, h, w]
         out = landmarks.copy()
-        out[:, :3] = self.landmarks(px, t, object_scale(px)) / [w, h, w]
+        out[:, :3] = self.landmarks(px, t, scale) / [w, h, w]
         vis = landmarks[:, 3]
         self._visibility = vis if self._visibility is None else (
             VISIBILITY_ALPHA * vis + (1 - VISIBILITY_ALPHA) * self._visibility)
         out[:, 3] = self._visibility
         return out, self.world(world, t)
 
-    def smooth_aux(self, aux: np.ndarray, size: tuple[int, int], t: float) -> np.ndarray:
-        """Auxiliary landmarks ``(K, 3)`` normalised → smoothed (they place the next ROI)."""
+    def smooth_aux(self, aux: np.ndarray, size: tuple[int, int], t: float, scale: float
+                   ) -> np.ndarray:
+        """Auxiliary landmarks ``(K, 3)`` normalised → smoothed (they place the next ROI);
+        ``scale`` as for :meth:`smooth_landmarks`."""
         w, h = size
         px = aux[:, :3] * [w, h, w]
-        return self.aux(px, t, object_scale(px)) / [w, h, w]
+        return self.aux(px, t, scale) / [w, h, w]

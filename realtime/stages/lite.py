@@ -140,7 +140,7 @@ class PeopleFollower:
             if person is not None and person.roi is not None:
                 r = self._landmarks(image, person, person.roi, t)
             elif person is not None and track.confirmed:  # unseen: where its box should be now
-                person.smoother = PoseSmoother() if self.smooth else None
+                person.smoother = PoseSmoother(landmarks=self.smooth)
                 r = self._landmarks(image, person, box_roi(track.predicted()), t)
             else:
                 r = None
@@ -164,7 +164,7 @@ class PeopleFollower:
                 self.people[tr.key].roi = None
         for tr in list(self.tracker.tracks):  # 4. (re)found by a detection
             if tr.seen and tr.key not in results and tr.source >= 0:
-                person = self.people[tr.key] = _Person(None, PoseSmoother() if self.smooth else None)
+                person = self.people[tr.key] = _Person(None, PoseSmoother(landmarks=self.smooth))
                 r = self._landmarks(image, person, rois[tr.source], t)
                 if r is None:
                     self.tracker.drop(tr.key)

@@ -86,7 +86,9 @@ def test_anchor_layout() -> None:
 
 def test_video_smoothing_steadies_a_still_person() -> None:
     """Same photo 12 times (a still person): mediapipe-style smoothing cuts the frame-to-frame
-    movement of the landmarks and of the 3D world points."""
+    movement of the landmarks and of the 3D world points. (The ROI's points are smoothed in both
+    runs, as in mediapipe. mediapipe 0.10.21 itself on this sequence, frames 2-11: 4.58 → 2.79
+    pixels and 11.2 → 7.4 mm per frame; this port: 4.57 → 2.68 and 11.7 → 7.6.)"""
     img = _image("astronaut")
     h, w = img.shape[:2]
 
@@ -99,4 +101,4 @@ def test_video_smoothing_steadies_a_still_person() -> None:
                 float(np.linalg.norm(np.diff(world, axis=0), axis=-1).mean()))
 
     raw, smoothed = jitter(False), jitter(True)
-    assert smoothed[0] < 0.5 * raw[0] and smoothed[1] < 0.5 * raw[1], (raw, smoothed)
+    assert smoothed[0] < 0.7 * raw[0] and smoothed[1] < 0.75 * raw[1], (raw, smoothed)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from stmocap.models.blazepose.smoothing import LANDMARK_PARAMS, LandmarkOneEuro, object_scale
+from stmocap.models.blazepose.smoothing import LANDMARK_PARAMS, LandmarkOneEuro, aux_scale
 
 
 def test_first_value_passes_and_constant_stays() -> None:
@@ -32,7 +33,13 @@ def test_same_motion_relative_to_size_is_filtered_the_same(zoom: float, seed: in
     rng = np.random.default_rng(seed)
     path = np.cumsum(rng.normal(0, 2, (20, 5, 2)), axis=0) + 100
     near, far = LandmarkOneEuro(LANDMARK_PARAMS), LandmarkOneEuro(LANDMARK_PARAMS)
+    size = (640, 480)
     for k, p in enumerate(path):
-        a = near(p, k / 30, object_scale(p))
-        b = far(p * zoom, k / 30, object_scale(p * zoom))
+        a = near(p, k / 30, aux_scale(p / size, size))
+        b = far(p * zoom, k / 30, aux_scale(p * zoom / size, size))
     np.testing.assert_allclose(b, a * zoom, rtol=1e-9, atol=1e-9)
+
+
+def test_object_size_is_the_side_of_the_square_the_two_points_span() -> None:
+    aux = np.array([[0.5, 0.5, 0.0], [0.5 + 30 / 640, 0.5 - 40 / 480, 0.0]])
+    assert aux_scale(aux, (640, 480)) == pytest.approx(100.0)
