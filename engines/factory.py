@@ -1,14 +1,21 @@
 """Open any catalogue model on any backend: the one way the graph and the benchmarks get engines.
 
-``torch`` wraps the module directly; ``onnxruntime`` exports (once, cached by the weights' hash)
-and loads the ONNX file; ``tensorrt`` / ``tensorrt-rtx`` additionally build (or reuse) an engine.
+``torch`` wraps the module directly; ``onnxruntime`` exports (once, cached by the weights' hash
+and the model's specs, :func:`artifact_key`) and loads the ONNX file; ``tensorrt`` /
+``tensorrt-rtx`` additionally build (or reuse) an engine.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stmocap.engines.base import Engine, EngineError
+
+if TYPE_CHECKING:
+    from stmocap.export.catalog import BuiltModel
 
 
 def artifact_dir() -> Path:
@@ -16,6 +23,15 @@ def artifact_dir() -> Path:
     from stmocap.cache import cache_root
 
     return cache_root() / "onnx"
+
+
+def artifact_key(built: BuiltModel) -> str:
+    """16 hex digits naming a cached export: the weights' hash with the model's config and its
+    input and output specs, so a changed graph (say, an output dropped) is exported anew instead
+    of reusing a stale file made from the same weights."""
+    spec = [built.source_sha256, built.config, [(t.name, list(t.shape)) for t in built.inputs],
+            [(t.name, list(t.shape)) for t in built.outputs]]
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def open_model_engine(name: str, preset: str | None = None, checkpoint: Path | None = None,
@@ -50,7 +66,7 @@ def _open(built, backend: str, device: str, precision: str, cuda_graphs: bool,  
     from stmocap.export.onnx_export import OnnxOptions, export_onnx
 
     folder = cache or artifact_dir()
-    onnx_path = folder / f"{built.name}-{built.preset}-{built.source_sha256[:16]}.{precision}.onnx"
+    onnx_path = folder / f"{built.name}-{built.preset}-{artifact_key(built)}.{precision}.onnx"
     try:
         read_sidecar(onnx_path)
     except EngineError:

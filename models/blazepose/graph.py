@@ -9,6 +9,7 @@ the extra row/column at the bottom/right). Graph inputs and outputs are NHWC lik
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 NHWC_TO_NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1, -1: 1}
+LANDMARK_OUTPUTS = (0, 1, 3, 4)
+"""The ``pose_landmark_full`` outputs stmocap uses: landmarks, pose flag, heatmap, world landmarks
+(output 2, the person segmentation, is not computed)."""
 
 
 def _act(x: Tensor, act: str) -> Tensor:
@@ -50,11 +54,30 @@ def _depth_to_space(x: Tensor, block: int) -> Tensor:
     return x.reshape(n, c, h * block, w * block)
 
 
-class TFLiteGraph(nn.Module):
-    """Run a converted graph. ``forward(x_nhwc)`` returns the graph outputs (NHWC for 4-D ones)."""
+def needed_ops(ops: list[dict[str, Any]], outputs: list[int]) -> list[dict[str, Any]]:
+    """The operators (in their order) that ``outputs`` (tensor ids) depend on."""
+    wanted = set(outputs)
+    keep = []
+    for op in reversed(ops):
+        if op["outputs"][0] in wanted:
+            keep.append(op)
+            wanted.update(t for t in op["inputs"] if t >= 0)
+    return keep[::-1]
 
-    def __init__(self, graph: dict[str, Any], constants: dict[str, np.ndarray]) -> None:
+
+class TFLiteGraph(nn.Module):
+    """Run a converted graph. ``forward(x_nhwc)`` returns the graph outputs (NHWC for 4-D ones).
+
+    ``outputs``: positions of the graph outputs to compute and return (default: all); operators
+    that only feed the others are dropped, weights and all.
+    """
+
+    def __init__(self, graph: dict[str, Any], constants: dict[str, np.ndarray],
+                 outputs: Sequence[int] | None = None) -> None:
         super().__init__()
+        if outputs is not None:
+            picked = [graph["outputs"][i] for i in outputs]
+            graph = {**graph, "outputs": picked, "ops": needed_ops(graph["ops"], picked)}
         self.spec = graph
         self.ops: list[dict[str, Any]] = graph["ops"]
         self.shapes = {int(k): v for k, v in graph["shapes"].items()}
@@ -153,11 +176,13 @@ class TFLiteGraph(nn.Module):
         return tuple(outs)
 
 
-def load_graph(name: str, path: Path | None = None) -> TFLiteGraph:
-    """Load ``pose_detection`` or ``pose_landmark_full`` (shipped in the package) or ``path``."""
+def load_graph(name: str, path: Path | None = None, outputs: Sequence[int] | None = None
+               ) -> TFLiteGraph:
+    """Load ``pose_detection`` or ``pose_landmark_full`` (shipped in the package) or ``path``;
+    ``outputs``: which graph outputs to keep (see :class:`TFLiteGraph`)."""
     if path is None:
         path = Path(str(resources.files("stmocap.models.blazepose") / "data" / f"{name}.npz"))
     with np.load(path) as data:
         graph = json.loads(str(data["graph"]))
         constants = {k: data[k] for k in data.files if k != "graph"}
-    return TFLiteGraph(graph, constants).eval()
+    return TFLiteGraph(graph, constants, outputs).eval()

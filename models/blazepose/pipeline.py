@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 import torch
-from stmocap.models.blazepose.graph import load_graph
+from stmocap.models.blazepose.graph import LANDMARK_OUTPUTS, load_graph
 from stmocap.models.blazepose.smoothing import PoseSmoother, aux_scale
 
 LANDMARK_NAMES = (
@@ -193,7 +193,7 @@ class BlazePose:
                  landmarker: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
                  smooth: bool = True) -> None:
         self.detector = detector or load_graph("pose_detection")
-        self.landmarker = landmarker or load_graph("pose_landmark_full")
+        self.landmarker = landmarker or load_graph("pose_landmark_full", outputs=LANDMARK_OUTPUTS)
         self.anchors = ssd_anchors()
         self.min_detection = min_detection
         self.min_tracking = min_tracking
@@ -238,7 +238,7 @@ class BlazePose:
         crop = _warp(image, roi, LM_SIZE, replicate=True)
         x = torch.from_numpy(crop.astype(np.float32) / 255.0)[None]
         with torch.no_grad():
-            lm, flag, _, heatmap, world = (t[0].numpy() for t in self.landmarker(x))
+            lm, flag, heatmap, world = (t[0].numpy() for t in self.landmarker(x))
         lm = lm.reshape(39, 5).astype(np.float64)
         xyz = lm[:, :3] / LM_SIZE
         xyz[:, :2] = refine_from_heatmap(xyz[:, :2], heatmap)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from stmocap.models.blazepose.graph import load_graph
+from stmocap.models.blazepose.graph import LANDMARK_OUTPUTS, load_graph
 
 DATA = Path(__file__).parent / "data"
 
@@ -43,3 +43,18 @@ def test_weights_ship_with_the_package_and_notice() -> None:
     data = resources.files("stmocap.models.blazepose") / "data"
     assert (data / "pose_detection.npz").is_file() and (data / "pose_landmark_full.npz").is_file()
     assert "Apache License" in (data / "NOTICE").read_text()
+
+
+def test_kept_outputs_are_computed_alone_and_unchanged() -> None:
+    """The pipeline's landmark graph drops the segmentation decoder: fewer operators and weights,
+    the same four outputs, bit for bit."""
+    full = load_graph("pose_landmark_full")
+    kept = load_graph("pose_landmark_full", outputs=LANDMARK_OUTPUTS)
+    assert len(kept.ops) < len(full.ops)
+    assert sum(b.numel() for b in kept.buffers()) < sum(b.numel() for b in full.buffers())
+    x = torch.from_numpy(np.load(DATA / "pose_landmark_full_reference.npz")["input"])
+    with torch.no_grad():
+        every, some = full(x), kept(x)
+    assert len(some) == len(LANDMARK_OUTPUTS)
+    for j, out in zip(LANDMARK_OUTPUTS, some, strict=True):
+        torch.testing.assert_close(out, every[j], rtol=0, atol=0)
