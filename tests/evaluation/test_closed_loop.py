@@ -57,8 +57,9 @@ def test_eval_command(tmp_path: Path) -> None:
 def test_shipped_lite_network_on_a_held_out_clip(tmp_path: Path) -> None:
     """The shipped lite weights at lookahead 7 on kick (a clip no training saw, real BlazePose):
     far less jitter than the raw per-frame estimates and than the One-Euro filter given the same
-    lookahead, without losing accuracy (measured: MPJPE 163.2 vs 164.7 raw, ACC-ERR 23.3 vs 72.1
-    raw and 36.1 smoothed; docs/benchmarks.md)."""
+    lookahead, at about the same accuracy (measured: MPJPE 137.5 vs 136.3 raw, ACC-ERR 21.6 vs
+    54.6 raw and 27.1 smoothed; docs/benchmarks.md, fifth run: kick is where the network gains
+    least)."""
     from dataclasses import replace
 
     from stmocap.realtime.pipeline import TemporalConfig, resolve_shipped_temporal
@@ -72,5 +73,5 @@ def test_shipped_lite_network_on_a_held_out_clip(tmp_path: Path) -> None:
     result = evaluate_clip(motions["kick"].looped(90), cfg, scene, tmp_path, True)
     assert result.frames == 47
     raw, smoothed, learned = (result.metrics[k] for k in ("raw", "smoothed", "learned"))
-    assert learned["accel"] < 0.5 * raw["accel"] and learned["accel"] < 0.8 * smoothed["accel"]
-    assert learned["mpjpe"] < raw["mpjpe"] + 2.0
+    assert learned["accel"] < 0.5 * raw["accel"] and learned["accel"] < 0.85 * smoothed["accel"]
+    assert learned["mpjpe"] < raw["mpjpe"] + 2.5
