@@ -306,11 +306,7 @@ def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, min_conf: float = 0
     ``PoseLandmarkCpu`` graph on a video frame) agree with a 9×9 window to 0.001 heatmap cells on
     all 39 points, and differ from a 7×7 one by up to 0.3 cells (≈ 2 pixels in the image).
 
-    As in mediapipe 0.10.21 (``RefineLandmarksFromHeatmap``), the check that a point lies on the
-    heatmap compares its column, not its row, with the height, so a point up to 3 cells below the
-    crop is still refined from the window's rows that lie on the heatmap. The auxiliary points
-    that place the next ROI are often just below the crop (legs out of view), so this matters for
-    tracking parity.
+    Points off the heatmap keep their regressed position.
     """
     hh, hw, n = heatmap.shape
     off = (HEATMAP_KERNEL - 1) // 2
@@ -321,8 +317,6 @@ def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, min_conf: float = 0
             continue
         r0, r1 = max(0, row - off), min(hh, row + off + 1)
         c0, c1 = max(0, col - off), min(hw, col + off + 1)
-        if r0 >= r1:
-            continue
         conf = 1 / (1 + np.exp(-heatmap[r0:r1, c0:c1, i].astype(np.float64)))
         if conf.max() < min_conf:
             continue
