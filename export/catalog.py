@@ -144,8 +144,7 @@ def _build_blazepose(name: str, size: int, outputs: tuple[tuple[str, tuple[int, 
         inputs = (TensorSpec("image", "float32", ("batch", size, size, 3)),)
         outs = tuple(TensorSpec(n, "float32", ("batch", *shape)) for n, shape in outputs)
         return BuiltModel(f"blazepose-{name.split('_')[1]}", preset, _GraphExport(graph).eval(),
-                          inputs, outs, {"graph": name, "input": [size, size, 3],
-                                         "outputs": [n for n, _ in outputs]}, None, source,
+                          inputs, outs, {"graph": name, "input": [size, size, 3]}, None, source,
                           {"image": value_range})
 
     return build

@@ -198,15 +198,14 @@ class BlazePose:
         self.min_detection = min_detection
         self.min_tracking = min_tracking
         self.track = track
-        self.smoother = PoseSmoother(landmarks=smooth) if track else None
+        self.smoother = PoseSmoother(landmarks=smooth)  # used only with ``track``
         self._roi: Roi | None = None
         self._frames = 0
         self.seen: int | None = None  # people the detector found in the last call (None: not run)
 
     def reset(self) -> None:
         self._roi = None
-        if self.smoother is not None:
-            self.smoother.reset()
+        self.smoother.reset()
 
     # -- detection -------------------------------------------------------------------------
     def detect(self, image: np.ndarray) -> list[Detection]:
@@ -279,19 +278,18 @@ class BlazePose:
         return result
 
 
-def follow(result: PoseResult, smoother: PoseSmoother | None, size: tuple[int, int], t: float
+def follow(result: PoseResult, smoother: PoseSmoother, size: tuple[int, int], t: float
            ) -> tuple[PoseResult, Roi]:
     """Video mode after a landmark pass: smooth ``result`` with ``smoother`` (its landmarks only
     where it smooths them, its auxiliary landmarks always) and return it with the next frame's ROI
-    (from auxiliary landmarks 33 and 34). ``smoother=None``: no smoothing at all."""
+    (from auxiliary landmarks 33 and 34)."""
     w, h = size
-    if smoother is not None:
-        scale = aux_scale(result.aux, size)
-        if smoother.smooths_landmarks:
-            landmarks, world = smoother.smooth_landmarks(result.landmarks, result.world, size, t,
-                                                         scale)
-            result = replace(result, landmarks=landmarks, world=world)
-        result = replace(result, aux=smoother.smooth_aux(result.aux, size, t, scale))
+    scale = aux_scale(result.aux, size)
+    if smoother.smooths_landmarks:
+        landmarks, world = smoother.smooth_landmarks(result.landmarks, result.world, size, t,
+                                                     scale)
+        result = replace(result, landmarks=landmarks, world=world)
+    result = replace(result, aux=smoother.smooth_aux(result.aux, size, t, scale))
     return result, roi_from_points(result.aux[0], result.aux[1], w, h)
 
 

@@ -59,7 +59,7 @@ class _Person:
     """One track's landmark state: the next frame's ROI (``None``: not found on the last frame)."""
 
     roi: Roi | None
-    smoother: PoseSmoother | None
+    smoother: PoseSmoother
 
 
 class PeopleFollower:
