@@ -18,7 +18,7 @@ from stmocap.realtime.stages.base import Stage
 from stmocap.realtime.stages.publish import PublishConfig
 from stmocap.realtime.windows import WindowPlan
 
-from stmocap.validate import AT_LEAST_ONE, NON_NEGATIVE, OneOf
+from stmocap.validate import AT_LEAST_ONE, NON_NEGATIVE, OneOf, Range
 
 ENGINES = ("auto", "torch", "onnxruntime", "tensorrt", "tensorrt-rtx")
 STAGES = ("source", "detect", "perframe", "window", "temporal", "stitch", "body", "publish")
@@ -43,9 +43,15 @@ class PerFrameConfig:
         "help": "lite: smooth BlazePose's landmarks over time as mediapipe's video mode does (the "
                 "points that place the next crop are smoothed either way)"})
     ik_iterations: int = field(default=0, metadata={"check": NON_NEGATIVE,
-        "help": "lite: 0 (default): closed-form inverse kinematics (BlazePose's limb directions "
-                "kept, < 1 ms); N > 0: N L-BFGS iterations per tracked frame with pose and hinge "
+        "help": "lite: 0 (default): closed-form inverse kinematics (< 1 ms; see --ik-aim); N > 0: N "
+                "L-BFGS iterations per tracked frame with pose and hinge "
                 "priors (slower, and on the measured clips less accurate; docs/benchmarks.md)"})
+    ik_aim: float = field(default=0.5, metadata={"check": Range(0, 1),
+        "help": "lite, closed-form IK: weight of BlazePose's bone directions against aiming each "
+                "bone from where the chain has put its joint at the child's landmark (1: "
+                "BlazePose's limb directions exactly, errors add up towards wrists and ankles; 0: "
+                "positions; 0.5, the default, measured best on the 12 joints shared with "
+                "BlazePose: docs/lite.md)"})
     max_people: int = field(default=1, metadata={"check": AT_LEAST_ONE,
         "help": "lite and paper: follow up to this many people, each with its own track id (each "
                 "extra person costs one landmark pass and one IK solve per frame in lite, one "
@@ -224,7 +230,8 @@ def build_stage(name: str, cfg: PipelineConfig,
 
             if cfg.perframe.ik_iterations < 0:
                 raise ValueError(f"--ik-iterations must be >= 0, got {cfg.perframe.ik_iterations}")
-            return IKPerFrame(body_data(cfg.body), IKConfig(iterations=cfg.perframe.ik_iterations),
+            return IKPerFrame(body_data(cfg.body), IKConfig(iterations=cfg.perframe.ik_iterations,
+                                                             aim=cfg.perframe.ik_aim),
                               cfg.camera, cfg.source.source)
         from stmocap.realtime.stages.perframe import ReplayEstimates
 

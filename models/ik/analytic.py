@@ -9,7 +9,14 @@ the targets' (weighted Kabsch), then every bone with a
 target swung onto its target direction down the kinematic tree (the smallest rotation, no twist;
 the neck, which has no landmark, from where the skeleton puts it to the head's target),
 the shape β from the bone lengths by one ridge-regularised least-squares solve (bone lengths
-linearised about the mean body). It keeps BlazePose's limb directions exactly; the L-BFGS
+linearised about the mean body).
+
+Each bone aims along a blend of two unit directions: BlazePose's own bone (child target − joint
+target) and the way from where the chain has put the joint so far to the child's target. The
+first alone (``aim = 1``) keeps BlazePose's limb directions exactly but lets each limb's angular
+error add up down the chain, so wrists and ankles drift from their targets; the second alone
+(``aim = 0``) chases positions and bends limbs. Half of each (the default) was measured best on
+the 12 joints BlazePose and SMPL share (docs/benchmarks.md, "Side by side with mediapipe"). The L-BFGS
 refinement (:class:`~stmocap.models.ik.solver.IKSolver`) trades them for its priors and costs
 10–20 ms a frame (both measured in docs/benchmarks.md, "Per-frame initialisation").
 
@@ -80,9 +87,15 @@ class AnalyticSolver:
         skeleton: rest joints as a linear function of β.
         shape_ridge: weight of ‖β‖² in the bone-length fit (0 < ridge; larger keeps β nearer 0);
             ``None`` keeps β = 0 (the mean body).
+        aim: in [0, 1], the weight of BlazePose's bone direction against the direction from the
+            chain's posed joint to the child's target (module docstring); 1 keeps BlazePose's
+            directions exactly.
     """
 
-    def __init__(self, skeleton: Skeleton, shape_ridge: float | None = 0.1) -> None:
+    def __init__(self, skeleton: Skeleton, shape_ridge: float | None = 0.1, aim: float = 0.5) -> None:
+        if not 0.0 <= aim <= 1.0:
+            raise ValueError(f"aim must be in [0, 1], got {aim}")
+        self.aim = float(aim)
         self.rest = skeleton.rest.double().numpy()  # (J, 3)
         self.basis = skeleton.shape_basis.double().numpy()  # (J, 3, K)
         self.parents = skeleton.parents
@@ -105,6 +118,17 @@ class AnalyticSolver:
         A = self._length_jac
         M = A.T @ (A * w[:, None]) + self.shape_ridge * np.eye(K)
         return np.linalg.solve(M, A.T @ (w * (lengths - self._rest_len)))
+
+    def _aim(self, bone: np.ndarray, reach: np.ndarray) -> np.ndarray:
+        """The direction ``(3,)`` a bone is swung onto: ``aim`` of the unit ``bone`` (BlazePose's)
+        plus ``1 − aim`` of the unit ``reach`` (chain joint → child target); either alone where
+        the other is zero."""
+        nb, nr = float(np.linalg.norm(bone)), float(np.linalg.norm(reach))
+        if self.aim == 1.0 or nr < 1e-9:
+            return bone
+        if nb < 1e-9:
+            return reach
+        return self.aim * bone / nb + (1.0 - self.aim) * reach / nr
 
     def __call__(self, targets: np.ndarray, weights: np.ndarray) -> AnalyticIK:
         """Solve ``targets (24, 3)`` with per-joint ``weights (24,)`` (0: no target; the weights
@@ -131,8 +155,9 @@ class AnalyticSolver:
             posed[j] = posed[p] + G @ (rest[j] - rest[p])
             c = self.children.get(j)
             if c is not None:
-                start = targets[j] if weights[j] > 0 else posed[j] + shift
-                Q = align(G @ (rest[c] - rest[j]), targets[c] - start)
+                here = posed[j] + shift  # where the chain has put joint j, targets' frame
+                start = targets[j] if weights[j] > 0 else here
+                Q = align(G @ (rest[c] - rest[j]), self._aim(targets[c] - start, targets[c] - here))
                 local[j] = G.T @ Q @ G
                 world[j] = Q @ G
             else:

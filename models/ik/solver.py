@@ -43,6 +43,10 @@ class IKConfig:
     pose_prior: float = field(default=1e-2, metadata={"help": "weight of ‖θ‖² (body joints)"})
     shape_prior: float = field(default=1e-2, metadata={"help": "weight of ‖β‖²"})
     hinge_weight: float = field(default=1.0, metadata={"help": "weight of knee/elbow limits"})
+    aim: float = field(default=0.5, metadata={
+        "help": "closed form (iterations 0): weight of BlazePose's bone directions against aiming "
+                "each bone from the chain's joint at its child's landmark (1 keeps the directions "
+                "exactly; 0 aims at positions)"})
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,8 @@ from stmocap.realtime.tracking import Tracker, TrackerConfig
 
 COLD_ITERATIONS = 30
 # Iterations of a warm-started L-BFGS solve (PerFrameConfig.ik_iterations); 0 (the default) is the
-# closed-form solve, which keeps BlazePose's limb directions and costs < 1 ms (docs/benchmarks.md,
-# "Per-frame initialisation").
+# closed-form solve (models/ik/analytic.py), which costs < 1 ms (docs/benchmarks.md, "Per-frame
+# initialisation").
 WARM_ITERATIONS = 0
 MIN_TRUST = 0.25
 # Levenberg–Marquardt steps of the perspective translation fit: a new track starts from the linear
@@ -279,7 +279,8 @@ class IKPerFrame(Stage):
                  camera: CameraConfig | None = None, source: str = "") -> None:
         self.solver = IKSolver(body, ik or IKConfig(iterations=WARM_ITERATIONS))
         # iterations 0: closed form (no L-BFGS), the default
-        self.analytic = AnalyticSolver(self.solver.skeleton) if self.solver.config.iterations == 0 else None
+        self.analytic = (AnalyticSolver(self.solver.skeleton, aim=self.solver.config.aim)
+                         if self.solver.config.iterations == 0 else None)
         self.previous: dict[int, IKResult] = {}
         self.previous_transl: dict[int, np.ndarray] = {}
         self.intrinsics = IntrinsicsResolver(camera or CameraConfig(), source)

@@ -177,7 +177,10 @@ def test_ik_iterations_option() -> None:
     from stmocap.realtime.pipeline import PipelineConfig, build_stage
 
     cfg = PipelineConfig()
-    assert build_stage("perframe", cfg).analytic is not None  # default: closed form
+    default = build_stage("perframe", cfg).analytic
+    assert default is not None and default.aim == 0.5  # default: closed form, half aimed
+    aimed = build_stage("perframe", replace(cfg, perframe=replace(cfg.perframe, ik_aim=1.0)))
+    assert aimed.analytic.aim == 1.0
     stage = build_stage("perframe", replace(cfg, perframe=replace(cfg.perframe, ik_iterations=3)))
     assert stage.solver.config.iterations == 3 and stage.analytic is None
     with pytest.raises(ValueError, match="ik-iterations"):

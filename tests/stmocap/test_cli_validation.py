@@ -46,6 +46,7 @@ BAD_OPTIONS = [
     (["run", "--stride", "0"], ["--stride", ">= 1"]),
     (["run", "--lookahead", "-1"], ["--lookahead", ">= 0"]),
     (["run", "--ik-iterations", "-1"], ["--ik-iterations", ">= 0"]),
+    (["run", "--ik-aim", "1.5"], ["--ik-aim", "in 0..1"]),
     (["run", "--source", ""], ["--source", "must not be empty"]),
     (["run", "--endpoint", "tcp://127.0.0.1:99999"], ["--endpoint", "1..65535"]),
     (["run", "--endpoint", "tcp://127.0.0.1"], ["--endpoint", "tcp://HOST:PORT"]),
