@@ -19,7 +19,7 @@ from stmocap.config import ConfigError, build_config, load_toml_table
 
 Positions = Literal["served", "all"]
 DataFormat = Literal["auto", "vibe", "stmocap"]
-LOSS_TERMS = ("pose", "shape", "joints3d", "joints2d", "accel")
+LOSS_TERMS = ("pose", "shape", "joints3d", "joints2d", "accel", "limbs")
 SERVED_TERMS = ("served_accel", "served_velocity")
 
 
@@ -33,6 +33,9 @@ class LossConfig:
     joints2d: float = field(default=60.0, metadata={"help": "weight of the 2D keypoint term (λ_2D)"})
     accel: float = field(default=0.0, metadata={"help": "weight of a 3D acceleration term (not in "
                                                         "the paper)"})
+    limbs: float = field(default=0.0, metadata={
+        "help": "weight of a limb-direction term: mean 1 − cos between predicted and true upper "
+                "arms, forearms, thighs and shins (SMPL's 24 joints only; not in the paper)"})
     coarse: float = field(default=0.0, metadata={"help": "factor of the same loss on g's coarse "
                                                          "output (0: refined only, as the paper)"})
     served_accel: float = field(default=0.0, metadata={

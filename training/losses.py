@@ -8,7 +8,10 @@ squared error over the frames a batch weights (valid frames at the trained windo
 * ``L_3D``: joints from the predicted parameters, pelvis-aligned, against pelvis-aligned truth;
 * ``L_2D``: the same joints projected with the predicted weak-perspective camera, against
   crop-normalised keypoints weighted by their confidence;
-* ``L_accel`` (not in the paper; 0 by default): second differences of the aligned 3D joints.
+* ``L_accel`` (not in the paper; 0 by default): second differences of the aligned 3D joints;
+* ``L_limbs`` (not in the paper; 0 by default): 1 − cos of the angle between predicted and true
+  directions of the 8 limbs (:data:`SMPL_LIMBS`), the measure the side-by-side with mediapipe
+  scores (evaluation.shared_joints); SMPL's 24 joints only.
 
 :func:`served_loss` (not in the paper; off by default) looks at what a stream is served: with
 ``[train] served_run = R``, each sample is R windows shifted by one frame, and the served position
@@ -34,6 +37,11 @@ from stmocap.training.kinematics import JointModel, pelvis_align, project_weak_p
 from torch import Tensor
 
 TERMS = LOSS_TERMS + SERVED_TERMS
+SMPL_LIMBS: tuple[tuple[int, int], ...] = ((16, 18), (17, 19), (18, 20), (19, 21), (1, 4), (2, 5),
+                                           (4, 7), (5, 8))
+"""(from, to) SMPL joints of the upper arms, forearms, thighs and shins (evaluation.shared_joints'
+LIMBS)."""
+
 
 def training_targets(table: FrameTable, joints: JointModel) -> FrameTable:
     """Make the table's truth fit the loss: 3D joints in the body model's joint set.
@@ -72,6 +80,16 @@ def _masked_mean(per_frame: Tensor, weight: Tensor) -> Tensor:
     return (per_frame * weight).sum() / weight.sum().clamp_min(1.0)
 
 
+def limb_cosine_error(pred: Tensor, true: Tensor) -> Tensor:
+    """Mean over the 8 :data:`SMPL_LIMBS` of 1 − cos(predicted, true limb direction): SMPL joints
+    ``(..., 24, 3)`` twice → ``(...)``; 0 where every limb points the true way, 2 where opposite."""
+    i = [a for a, _ in SMPL_LIMBS]
+    j = [b for _, b in SMPL_LIMBS]
+    a = torch.nn.functional.normalize(pred[..., j, :] - pred[..., i, :], dim=-1, eps=1e-9)
+    b = torch.nn.functional.normalize(true[..., j, :] - true[..., i, :], dim=-1, eps=1e-9)
+    return (1.0 - (a * b).sum(-1)).mean(-1)
+
+
 def params_loss(params: SMPLParams6D, batch: dict[str, Tensor], weight: Tensor, joints: JointModel,
                 cfg: LossConfig) -> dict[str, Tensor]:
     """Each term of the loss for one set of parameters; ``weight (B, W)`` per frame."""
@@ -83,7 +101,7 @@ def params_loss(params: SMPLParams6D, batch: dict[str, Tensor], weight: Tensor, 
         terms["pose"] = _masked_mean(((rot - t_rot) ** 2).mean(dim=(-1, -2, -3)), weight)
     if "t_betas" in batch and cfg.shape:
         terms["shape"] = _masked_mean(((params.betas - batch["t_betas"]) ** 2).mean(-1), weight)
-    need_joints = ("t_joints3d" in batch and (cfg.joints3d or cfg.accel)) or (
+    need_joints = ("t_joints3d" in batch and (cfg.joints3d or cfg.accel or cfg.limbs)) or (
         "t_joints2d" in batch and cfg.joints2d)
     if need_joints:
         pred = joints(rot.flatten(0, 1), params.betas.flatten(0, 1)).unflatten(0, (B, W))
@@ -96,6 +114,8 @@ def params_loss(params: SMPLParams6D, batch: dict[str, Tensor], weight: Tensor, 
                 ok = batch["valid"].float()
                 w_acc = weight[:, 1:-1] * ok[:, :-2] * ok[:, 2:]
                 terms["accel"] = _masked_mean(((acc(p3) - acc(t3)) ** 2).mean(dim=(-1, -2)), w_acc)
+            if cfg.limbs and pred.shape[-2] == 24:
+                terms["limbs"] = _masked_mean(limb_cosine_error(p3, t3), weight)
         if "t_joints2d" in batch and cfg.joints2d:
             t2 = batch["t_joints2d"]
             proj = project_weak_perspective(pred, params.cam)
