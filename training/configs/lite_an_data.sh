@@ -1,6 +1,7 @@
 #!/bin/bash
 # Issue 12, fourth and fifth runs: the training data (closed-form per-frame IK, the lite default;
-# fifth run: regenerated after BlazePose's video-mode tracking was made mediapipe's).
+# fifth run: regenerated after BlazePose's video-mode tracking was made mediapipe's; sixth run: regenerated
+# with the half-aimed closed-form IK, --ik-aim 0.5, the default).
 # Held out: walk, kick, dance_a, cmu_01_01_c (closed-loop tests); dance_b is validation.
 set -e
 cd "$(dirname "$0")/../.."

@@ -30,29 +30,59 @@ def test_shipped_files_carry_their_record() -> None:
     assert shipped_checkpoint(4) is None
 
 
+def _still_frame(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One plausible frame as the lite profile sees it: the free body upright 3.4 m before a
+    600 px pinhole camera (640×480), every joint turned by up to 0.3 rad per axis; its synthetic
+    BlazePose landmarks → features ``(231,)`` and the closed-form IK's rotations ``(24, 3, 3)``."""
+    import numpy as np
+    from stmocap.models.body.free_body import load_free_body
+    from stmocap.models.body.model import LBSBody
+    from stmocap.models.ik.analytic import AnalyticSolver
+    from stmocap.models.ik.correspondence import joint_targets, landmarks_from_joints
+    from stmocap.models.ik.solver import Skeleton
+    from stmocap.models.rotations import axis_angle_to_matrix
+    from stmocap.models.temporal.features import blazepose_features
+
+    data = load_free_body()
+    g = torch.Generator().manual_seed(seed)
+    aa = (torch.rand(1, 24, 3, generator=g) * 2 - 1) * 0.3
+    aa[0, 0] = torch.tensor([np.pi, 0.0, 0.0])  # upright in the camera frame (y down)
+    with torch.no_grad():
+        j = LBSBody(data)(axis_angle_to_matrix(aa), torch.zeros(1, 10)).joints[0].double().numpy()
+    world = landmarks_from_joints(j - (j[1] + j[2]) / 2)  # (33, 3), hip-centred, metres
+    f, w, h, depth = 600.0, 640, 480, 3.4
+    px = world[:, :2] / (world[:, 2:] + depth) * f + [w / 2, h / 2]
+    centre, side = (px.min(0) + px.max(0)) / 2, (px.max(0) - px.min(0)).max() * 0.6
+    box = np.concatenate([centre - side, centre + side])
+    image = np.concatenate([px / [w, h], world[:, 2:] * f / depth / w, np.ones((33, 1))], -1)
+    targets, weights = joint_targets(world.astype(np.float32), np.ones(33, np.float32))
+    rot = AnalyticSolver(Skeleton(data))(targets, weights).rotmats
+    return torch.from_numpy(blazepose_features(image, world, box, (w, h))), torch.from_numpy(rot).float()
+
+
 @pytest.mark.parametrize("L", [2, 7])
 def test_the_learned_weighting_favours_the_served_frames_neighbours(L: int) -> None:
     """Sixteen identical frames make every similarity map uniform, so the served row of the STA
     weighting is the learned position kernel alone: it peaks next to the served frame (more
     than a flat average's 3/16 on it and its two neighbours) and leaves the window's far end
-    almost out. The output keeps the input pose to within what g's fixed corrections add
-    (docs/benchmarks.md: 2–20° per joint on a perfectly still frame)."""
+    almost out. On a plausible still person the output keeps the input pose to within what g's
+    fixed corrections add (≤ 13° per joint measured on these frames; random features and random
+    joint rotations, which no render produces, drew up to 40°)."""
     net = load_checkpoint(shipped_checkpoint(L))
-    g = torch.Generator().manual_seed(0)
-    R = rotation_6d_to_matrix(torch.randn(24, 6, generator=g))
-    pose = matrix_to_rotation_6d(R).reshape(1, 1, 144).expand(1, 16, -1)
-    feats = (torch.rand(1, 1, 231, generator=g) * 0.5).expand(1, 16, -1)
     cam = torch.tensor([[[0.9, 0.0, 0.1]]]).expand(1, 16, -1)
-    with torch.no_grad():
-        out = net(feats, pose, cam)
     k = 15 - L
-    w = out.weights[0, k]
-    torch.testing.assert_close(w, torch.softmax(net.sta.position_bias[k] + net.sta.phi6.bias
-                                                + net.sta.phi6.weight.sum() / 16, -1).detach())
-    assert w[k - 1: k + 2].sum() > 3 / 16 and w[0] < 1 / 16
-    got = rotation_6d_to_matrix(out.refined.pose_6d[0, k])
-    cos = ((torch.einsum("jab,jab->j", got, R) - 1) / 2).clamp(-1, 1)
-    assert torch.rad2deg(torch.arccos(cos)).max() < 25.0
+    for seed in range(3):
+        feats, R = _still_frame(seed)
+        pose = matrix_to_rotation_6d(R).reshape(1, 1, 144).expand(1, 16, -1)
+        with torch.no_grad():
+            out = net(feats.reshape(1, 1, -1).expand(1, 16, -1), pose, cam)
+        w = out.weights[0, k]
+        torch.testing.assert_close(w, torch.softmax(net.sta.position_bias[k] + net.sta.phi6.bias
+                                                    + net.sta.phi6.weight.sum() / 16, -1).detach())
+        assert w[k - 1: k + 2].sum() > 3 / 16 and w[0] < 1 / 16
+        got = rotation_6d_to_matrix(out.refined.pose_6d[0, k])
+        cos = ((torch.einsum("jab,jab->j", got, R) - 1) / 2).clamp(-1, 1)
+        assert torch.rad2deg(torch.arccos(cos)).max() < 18.0, seed
 
 
 def test_runs_use_them_only_where_meant() -> None:
