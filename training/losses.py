@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from stmocap.evaluation.shared_joints import LIMBS, SMPL_SHARED
 from stmocap.models.rotations import rotation_6d_to_matrix
 from stmocap.models.temporal.network import SMPLParams6D, TemporalOutput
 from stmocap.training.config import LOSS_TERMS, SERVED_TERMS, LossConfig
@@ -37,10 +38,9 @@ from stmocap.training.kinematics import JointModel, pelvis_align, project_weak_p
 from torch import Tensor
 
 TERMS = LOSS_TERMS + SERVED_TERMS
-SMPL_LIMBS: tuple[tuple[int, int], ...] = ((16, 18), (17, 19), (18, 20), (19, 21), (1, 4), (2, 5),
-                                           (4, 7), (5, 8))
-"""(from, to) SMPL joints of the upper arms, forearms, thighs and shins (evaluation.shared_joints'
-LIMBS)."""
+SMPL_LIMBS: tuple[tuple[int, int], ...] = tuple((SMPL_SHARED[i], SMPL_SHARED[j]) for _, i, j in LIMBS)
+"""(from, to) SMPL joints of the upper arms, forearms, thighs and shins: evaluation.shared_joints'
+LIMBS, the ones the side-by-side with mediapipe scores."""
 
 
 def training_targets(table: FrameTable, joints: JointModel) -> FrameTable:

@@ -12,6 +12,8 @@ from stmocap.training.losses import SMPL_LIMBS, limb_cosine_error
 
 
 def test_the_limbs_are_the_ones_the_benchmark_scores() -> None:
+    """SMPL's left/right shoulder→elbow, elbow→wrist, hip→knee, knee→ankle."""
+    assert list(SMPL_LIMBS) == [(16, 18), (17, 19), (18, 20), (19, 21), (1, 4), (2, 5), (4, 7), (5, 8)]
     assert [(SMPL_SHARED[i], SMPL_SHARED[j]) for _, i, j in LIMBS] == list(SMPL_LIMBS)
 
 
