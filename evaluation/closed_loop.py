@@ -63,6 +63,9 @@ class ClosedLoopConfig:
                 "one following the subject"})
     camera_distance: float = field(default=0.0, metadata={
         "help": "camera distance to the (mean) pelvis in metres (0: the scene's default)"})
+    shape_sigma: float = field(default=0.0, metadata={"check": NON_NEGATIVE,
+        "help": "render each clip on a body with its own β ~ N(0, σ²) (seeded by the clip, so "
+                "the same clip gets the same body every run) instead of the mean body (0)"})
 
 
 @dataclass
@@ -94,7 +97,8 @@ def render_cached(motion: Motion, scene: SceneConfig, cache: Path,
 
     data = load_body_data(body_path)
     digest = render_digest(Path(data.source), np.ascontiguousarray(motion.poses).tobytes(),
-                           np.ascontiguousarray(motion.transl).tobytes(), repr(scene).encode())
+                           np.ascontiguousarray(motion.transl).tobytes(), repr(scene).encode(),
+                           np.ascontiguousarray(motion.betas, np.float64).tobytes())
     video = cache / f"{motion.name}-{digest}.avi"
     if video.is_file() and video.with_suffix(".npz").is_file():
         return video, video.with_suffix(".npz")

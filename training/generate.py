@@ -2,12 +2,13 @@
 
 Each shipped clip (groundtruth/, DeepMimic retargeted to SMPL) is rendered on the pipeline's body
 from ``views`` camera placements (azimuth, elevation, distance and scene drawn from a seed per clip
-and view), the lite profile's per-frame stages run on the video
-(BlazePose → IK), and every frame becomes one row of a stmocap feature database (docs/training.md):
-the BlazePose features H (:func:`stmocap.models.temporal.features.blazepose_features`), the IK
-initialisation Θ_init / ω_init, and the render's truth (pose with the root in the camera frame,
-β, camera-frame joints, 2D joints in the detection's crop). Frames without a detection are kept
-with ``valid = False`` (their inputs are the last detected frame's, as a stream would hold them).
+and view; with ``shape_sigma``, each view's body gets its own shape β), the lite profile's
+per-frame stages run on the video (BlazePose → IK), and every frame becomes one row of a stmocap
+feature database (docs/training.md): the BlazePose features H
+(:func:`stmocap.models.temporal.features.blazepose_features`), the IK initialisation Θ_init /
+ω_init, and the render's truth (pose with the root in the camera frame, β, camera-frame joints, 2D
+joints in the detection's crop). Frames without a detection are kept with ``valid = False`` (their
+inputs are the last detected frame's, as a stream would hold them).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import numpy as np
 import torch
 from stmocap.models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from stmocap.models.temporal.features import FEATURE_DIM
+
+from stmocap.validate import NON_NEGATIVE
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ class GenerateConfig:
                 "distance 2.8..4.5 m)"})
     fov_jitter: float = field(default=0.0, metadata={
         "help": "views' field of view drawn in 60° ± this many degrees (0: the scene's 60°)"})
+    shape_sigma: float = field(default=0.0, metadata={"check": NON_NEGATIVE,
+        "help": "each view films a body with its own β ~ N(0, σ²) (1: as varied as the adults the "
+                "free body was fitted to; 0: the mean body)"})
 
 
 def _rows(motion_name: str, view: int, video: Path, gt: dict[str, np.ndarray], cfg: Any,
@@ -98,6 +104,7 @@ def generate(gen: GenerateConfig, cfg: Any, out: Path, cache: Path, background: 
     from stmocap.evaluation.closed_loop import render_cached
     from stmocap.groundtruth.motions import load_motions, select_clips
     from stmocap.groundtruth.scene import SceneConfig
+    from stmocap.groundtruth.shapes import random_betas
 
     if cfg.perframe.profile != "lite":
         raise ValueError("train-data makes lite-profile pairs (BlazePose features): use --profile lite")
@@ -120,7 +127,9 @@ def generate(gen: GenerateConfig, cfg: Any, out: Path, cache: Path, background: 
             if gen.fov_jitter:  # drawn after the placement, so views without it are unchanged
                 scene = replace(scene, fov=float(scene.fov + rng.uniform(-gen.fov_jitter,
                                                                          gen.fov_jitter)))
-            video, gt_path = render_cached(motion, scene, cache, cfg.body.smpl)
+            # own random stream: views without a shape keep their placement and scene
+            filmed = replace(motion, betas=random_betas(seed, gen.shape_sigma))
+            video, gt_path = render_cached(filmed, scene, cache, cfg.body.smpl)
             with np.load(gt_path) as f:
                 gt = {k: f[k] for k in ("pose", "betas", "cam_rot", "joints3d", "joints2d")}
             parts.append(_rows(name, view, video, gt, cfg, progress))

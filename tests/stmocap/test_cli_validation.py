@@ -74,6 +74,8 @@ BAD_OPTIONS = [
     (["render", "walk", "x.avi", "--fov", "0"], ["--fov", "1..179"]),
     (["eval", "--closed-loop", "--occluders", "-1"], ["--occluders", ">= 0"]),
     (["eval", "--closed-loop", "--min-frames", "-1"], ["--min-frames", ">= 0"]),
+    (["eval", "--closed-loop", "--shape-sigma", "-1"], ["--shape-sigma", ">= 0"]),
+    (["train-data", "--out", "x.npz", "--shape-sigma", "-0.5"], ["--shape-sigma", ">= 0"]),
     (["keys", "k", "--client", "../x"], ["--client", "letters"]),
     (["run", "--preview", "--preview-quality", "0"], ["--preview-quality", "1..100", "got 0"]),
     (["run", "--preview-quality", "101"], ["--preview-quality", "1..100"]),

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from stmocap.groundtruth.shapes import random_betas
 from stmocap.models.body.model import load_body_model
 from stmocap.models.rotations import rotation_6d_to_matrix
 from stmocap.models.temporal.features import FEATURE_DIM, blazepose_features
@@ -38,9 +39,11 @@ def test_train_data_from_a_rendered_clip(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("STMOCAP_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "walk.npz"
     assert main(["train-data", "--out", str(out), "--clips", "walk", "--max-frames", "16",
-                 "--no-progress"]) == 0
+                 "--shape-sigma", "1", "--no-progress"]) == 0
     t = read_table(out)
     assert len(t) == 16 and t.has_init and t.features.shape == (16, FEATURE_DIM) and t.valid.all()
+    # the view's own body shape, drawn from its scene seed (first seed 100, clip 0)
+    np.testing.assert_allclose(t.betas, np.tile(random_betas(100, 1.0), (16, 1)), atol=1e-6)
     # the truth pose (root turned into the camera frame) reproduces the rendered camera-frame joints
     jm = JointModel(load_body_model(None))
     j = jm(rotation_6d_to_matrix(torch.from_numpy(t.pose_6d)), torch.from_numpy(t.betas))
