@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from stmocap.config import add_dataclass_options, build_config
-from stmocap.validate import non_negative_int
+from stmocap.validate import non_negative_float, non_negative_int
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     from stmocap.groundtruth.motions import load_motions
     from stmocap.groundtruth.scene import SceneConfig, write_clip
+    from stmocap.groundtruth.shapes import random_betas
     from stmocap.models.body.model import load_body_model
 
     motions = load_motions()
@@ -22,6 +24,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise ValueError(f"the video is written as MJPG .avi; got {args.out.name}")
     scene = build_config(SceneConfig, args, args.config, "scene")
     motion = motions[args.clip].looped(args.min_frames)
+    if args.shape_sigma:
+        motion = replace(motion, betas=random_betas(scene.seed, args.shape_sigma))
     video, gt = write_clip(motion, load_body_model(args.smpl), args.out, scene, progress=True)
     print(f"wrote {video} ({motion.num_frames} frames, {scene.width}×{scene.height}, {motion.fps:g} fps) "
           f"and its ground truth {gt}", file=sys.stderr)
@@ -41,6 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", type=Path, help="the video to write (.avi)")
     p.add_argument("--min-frames", type=non_negative_int, default=0,
                    help="repeat a cyclic clip to at least this many frames (default: 0, once)")
+    p.add_argument("--shape-sigma", type=non_negative_float, default=0.0,
+                   help="film a body with its own shape β ~ N(0, σ²), drawn from --seed (1: as varied "
+                        "as the adults the free body was fitted to; default: 0, the mean body)")
     p.add_argument("--smpl", type=Path, default=None,
                    help="render on this SMPL-format body instead of the free body")
     p.add_argument("--config", type=Path, help="TOML file with a [scene] table")

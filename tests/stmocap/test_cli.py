@@ -73,6 +73,15 @@ def test_render_writes_video_and_truth(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     gt = np.load(tmp_path / "run.npz")
     assert gt["joints2d"].shape == (25, 24, 2) and tuple(gt["image_size"]) == (160, 120)
+    np.testing.assert_array_equal(gt["betas"], np.zeros((25, 10)))  # the mean body by default
+    out = _run("render", "run", str(tmp_path / "tall.avi"), "--width", "160", "--height", "120",
+               "--background", "plain", "--seed", "2", "--shape-sigma", "1")
+    assert out.returncode == 0, out.stderr
+    from stmocap.groundtruth.shapes import random_betas
+
+    shaped = np.load(tmp_path / "tall.npz")  # the body drawn from the scene's seed, in the truth
+    np.testing.assert_allclose(shaped["betas"], np.tile(random_betas(2, 1.0), (25, 1)), atol=1e-6)
+    assert np.abs(shaped["joints3d"] - gt["joints3d"]).max() > 0.01
     out = _run("render", "moonwalk", str(tmp_path / "x.avi"))
     assert out.returncode == 2 and "available: backflip" in out.stderr
     out = _run("render", "walk", str(tmp_path / "x.mp4"))

@@ -72,6 +72,7 @@ BAD_OPTIONS = [
     (["export", "--min-batch", "8", "--opt-batch", "4"], ["--min-batch <= --opt-batch"]),
     (["render", "walk", "x.avi", "--min-frames", "-1"], ["--min-frames", ">= 0"]),
     (["render", "walk", "x.avi", "--fov", "0"], ["--fov", "1..179"]),
+    (["render", "walk", "x.avi", "--shape-sigma", "-1"], ["--shape-sigma", ">= 0"]),
     (["eval", "--closed-loop", "--occluders", "-1"], ["--occluders", ">= 0"]),
     (["eval", "--closed-loop", "--min-frames", "-1"], ["--min-frames", ">= 0"]),
     (["eval", "--closed-loop", "--shape-sigma", "-1"], ["--shape-sigma", ">= 0"]),
