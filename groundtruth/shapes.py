@@ -8,7 +8,10 @@ are clipped at ± 2.5 σ so no body is extreme beyond it. The shipped clips them
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+from stmocap.groundtruth.motions import Motion
 
 SHAPE_STREAM = 2
 """Seeds the shape draw apart from a scene's other random choices (``default_rng([seed, 2])``),
@@ -26,3 +29,9 @@ def random_betas(seed: int, sigma: float, num: int = 10) -> np.ndarray:
         return np.zeros(num)
     rng = np.random.default_rng([seed, SHAPE_STREAM])
     return np.clip(rng.normal(0.0, sigma, num), -2.5 * sigma, 2.5 * sigma)
+
+
+def reshaped(motion: Motion, seed: int, sigma: float) -> Motion:
+    """``motion`` on a body of its own shape, ``random_betas(seed, sigma)``; ``sigma = 0``: the
+    motion as it is (its own β)."""
+    return replace(motion, betas=random_betas(seed, sigma)) if sigma else motion

@@ -21,20 +21,14 @@ import torch
 from stmocap.evaluation.closed_loop import clip_camera, per_frame_estimates, render_cached
 from stmocap.groundtruth.motions import load_motions, select_clips
 from stmocap.groundtruth.scene import SceneConfig
-from stmocap.groundtruth.shapes import random_betas
-from stmocap.models.body.model import load_body_model
+from stmocap.groundtruth.shapes import reshaped
+from stmocap.models.body.free_body import load_free_body
 from stmocap.models.ik.analytic import AnalyticSolver
+from stmocap.models.ik.solver import Skeleton
 
 from stmocap.cache import cache_root
 from stmocap.cli import build_parser
 from stmocap.commands.run import pipeline_config
-
-
-def rest_joints(body: torch.nn.Module, betas: np.ndarray) -> np.ndarray:
-    """``(24, 3)`` rest-pose joints of ``betas (10,)``."""
-    with torch.no_grad():
-        return body(torch.eye(3).repeat(1, 24, 1, 1),
-                    torch.from_numpy(np.asarray(betas)[None]).float()).joints[0].numpy()
 
 
 def main() -> int:
@@ -45,12 +39,18 @@ def main() -> int:
                     help="the closed-form IK's weight on ‖β‖² (its default: 0.1)")
     args = ap.parse_args()
     # The lite stage builds its solver with the defaults; this script varies the ridge alone.
-    AnalyticSolver.__init__.__defaults__ = (args.ridge, 0.5)
+    defaults = AnalyticSolver.__init__.__defaults__ or ()
+    AnalyticSolver.__init__.__defaults__ = (args.ridge, *defaults[1:])
     motions = load_motions()
     order = list(motions)
     cfg = pipeline_config(build_parser().parse_args(["eval", "--closed-loop"]))
-    body = load_body_model("free")
-    parents = body.parents
+    skeleton = Skeleton(load_free_body())
+    parents = skeleton.parents
+
+    def rest_joints(betas: np.ndarray) -> np.ndarray:
+        """``(24, 3)`` rest joints of ``betas (10,)``."""
+        return skeleton.joints(torch.from_numpy(np.asarray(betas, np.float32))[None])[0].numpy()
+
     cache = cache_root() / "closed-loop"
     cache.mkdir(parents=True, exist_ok=True)
     print("| clip | body | true β₀..₂ | estimated β₀..₂ (mean ± sd over frames) | height true / est. m "
@@ -58,11 +58,11 @@ def main() -> int:
     for name in select_clips(args.clips, motions):
         seed = order.index(name)
         for sigma in (0.0, args.sigma):
-            motion = replace(motions[name].looped(90), betas=random_betas(seed, sigma))
+            motion = reshaped(motions[name].looped(90), seed, sigma)
             video, gt = render_cached(motion, replace(SceneConfig(), seed=seed), cache)
             estimates, _ = per_frame_estimates(video, clip_camera(cfg, gt))
             est = np.stack([e.arrays["betas"][0] for e in estimates if len(e.arrays["track_ids"])])
-            true_rest, est_rest = rest_joints(body, motion.betas), rest_joints(body, est.mean(0))
+            true_rest, est_rest = rest_joints(motion.betas), rest_joints(est.mean(0))
 
             def bones(r: np.ndarray) -> np.ndarray:
                 return np.linalg.norm(r[1:] - r[parents[1:]], axis=-1)

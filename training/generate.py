@@ -104,7 +104,7 @@ def generate(gen: GenerateConfig, cfg: Any, out: Path, cache: Path, background: 
     from stmocap.evaluation.closed_loop import render_cached
     from stmocap.groundtruth.motions import load_motions, select_clips
     from stmocap.groundtruth.scene import SceneConfig
-    from stmocap.groundtruth.shapes import random_betas
+    from stmocap.groundtruth.shapes import reshaped
 
     if cfg.perframe.profile != "lite":
         raise ValueError("train-data makes lite-profile pairs (BlazePose features): use --profile lite")
@@ -128,8 +128,8 @@ def generate(gen: GenerateConfig, cfg: Any, out: Path, cache: Path, background: 
                 scene = replace(scene, fov=float(scene.fov + rng.uniform(-gen.fov_jitter,
                                                                          gen.fov_jitter)))
             # own random stream: views without a shape keep their placement and scene
-            filmed = replace(motion, betas=random_betas(seed, gen.shape_sigma))
-            video, gt_path = render_cached(filmed, scene, cache, cfg.body.smpl)
+            video, gt_path = render_cached(reshaped(motion, seed, gen.shape_sigma), scene, cache,
+                                           cfg.body.smpl)
             with np.load(gt_path) as f:
                 gt = {k: f[k] for k in ("pose", "betas", "cam_rot", "joints3d", "joints2d")}
             parts.append(_rows(name, view, video, gt, cfg, progress))

@@ -36,7 +36,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     from stmocap.groundtruth.motions import load_motions, select_clips
     from stmocap.groundtruth.scene import SceneConfig
-    from stmocap.groundtruth.shapes import random_betas
+    from stmocap.groundtruth.shapes import reshaped
 
     cfg = pipeline_config(args, extra={"closed_loop": ClosedLoopConfig})
     loop = build_config(ClosedLoopConfig, args, args.config, "closed_loop")
@@ -60,9 +60,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 scene = replace(scene, follow=0)
             if loop.camera_distance:
                 scene = replace(scene, distance=loop.camera_distance)
-            if loop.shape_sigma:
-                motion = replace(motion, betas=random_betas(scene.seed, loop.shape_sigma))
-            results.append(evaluate_clip(motion, cfg, scene, cache, learned, bar.update,
+            filmed = reshaped(motion, scene.seed, loop.shape_sigma)
+            results.append(evaluate_clip(filmed, cfg, scene, cache, learned, bar.update,
                                          loop.fov_scale))
     command = "stmocap " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     table = markdown_table(results)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from stmocap.config import add_dataclass_options, build_config
@@ -14,7 +13,7 @@ from stmocap.validate import non_negative_float, non_negative_int
 def cmd_render(args: argparse.Namespace) -> int:
     from stmocap.groundtruth.motions import load_motions
     from stmocap.groundtruth.scene import SceneConfig, write_clip
-    from stmocap.groundtruth.shapes import random_betas
+    from stmocap.groundtruth.shapes import reshaped
     from stmocap.models.body.model import load_body_model
 
     motions = load_motions()
@@ -23,9 +22,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() != ".avi":
         raise ValueError(f"the video is written as MJPG .avi; got {args.out.name}")
     scene = build_config(SceneConfig, args, args.config, "scene")
-    motion = motions[args.clip].looped(args.min_frames)
-    if args.shape_sigma:
-        motion = replace(motion, betas=random_betas(scene.seed, args.shape_sigma))
+    motion = reshaped(motions[args.clip].looped(args.min_frames), scene.seed, args.shape_sigma)
     video, gt = write_clip(motion, load_body_model(args.smpl), args.out, scene, progress=True)
     print(f"wrote {video} ({motion.num_frames} frames, {scene.width}×{scene.height}, {motion.fps:g} fps) "
           f"and its ground truth {gt}", file=sys.stderr)
