@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -134,7 +135,10 @@ class ArtifactMeta:
 def write_sidecar(artifact: Path, meta: ArtifactMeta) -> ArtifactMeta:
     """Hash ``artifact`` into ``meta`` and write ``artifact.meta.json``; return the stored record."""
     meta = meta.with_file(artifact)
-    sidecar_path(artifact).write_text(json.dumps(meta.to_json(), indent=1, sort_keys=True) + "\n")
+    path = sidecar_path(artifact)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # renamed: never read half-written
+    tmp.write_text(json.dumps(meta.to_json(), indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
     return meta
 
 

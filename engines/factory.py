@@ -65,12 +65,15 @@ def _open(built, backend: str, device: str, precision: str, cuda_graphs: bool,  
     from stmocap.engines.artifact import read_sidecar
     from stmocap.export.onnx_export import OnnxOptions, export_onnx
 
+    from stmocap.cache import building
+
     folder = cache or artifact_dir()
     onnx_path = folder / f"{built.name}-{built.preset}-{artifact_key(built)}.{precision}.onnx"
-    try:
-        read_sidecar(onnx_path)
-    except EngineError:
-        export_onnx(built, onnx_path, OnnxOptions(precision=precision))  # type: ignore[arg-type]
+    with building(onnx_path):  # another process exporting the same file: wait for it
+        try:
+            read_sidecar(onnx_path)
+        except EngineError:
+            export_onnx(built, onnx_path, OnnxOptions(precision=precision))  # type: ignore[arg-type]
     expect = {"model": built.name, "window": built.window, "precision": precision,
               "source_sha256": built.source_sha256}
     if backend == "onnxruntime":

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from stmocap.engines.artifact import ArtifactMeta, Precision, write_sidecar
+from stmocap.engines.artifact import ArtifactMeta, Precision, sidecar_path, write_sidecar
 from stmocap.engines.base import TensorSpec
 from stmocap.export.catalog import BuiltModel
 
@@ -113,6 +113,8 @@ def export_onnx(built: BuiltModel, path: Path, options: OnnxOptions | None = Non
     options = options or OnnxOptions()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # The sidecar is written last: until then no earlier export's record may vouch for new files.
+    sidecar_path(path).unlink(missing_ok=True)
     module = built.module
     inputs = _specs_for_precision(built.inputs, options.precision)
     outputs = _specs_for_precision(built.outputs, options.precision)
