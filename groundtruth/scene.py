@@ -10,8 +10,6 @@ OpenCV axes). Everything random (clothes, skin tone, background, light, occluder
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +23,7 @@ from stmocap.groundtruth.render import Light, PinholeCamera, render_mesh
 from stmocap.models.body.model import BodyModel
 from stmocap.models.camera import focal_from_fov
 
+from stmocap.files import temporary_beside
 from stmocap.validate import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range
 
 RENDER_VERSION = "1"  # bump when the renderer or scene changes what a clip looks like
@@ -232,10 +231,7 @@ def clip_files(out: Path) -> Iterator[tuple[Path, Path]]:
     """Temporary names for a clip's video and truth beside ``out`` (unique: concurrent renders of
     the same clip cannot mix), renamed to ``out`` and ``out.with_suffix('.npz')`` when the block
     succeeds and removed when it fails."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=out.stem + ".", suffix=".part" + out.suffix, dir=out.parent)
-    os.close(fd)
-    tmp_video = Path(name)
+    tmp_video = temporary_beside(out, out.stem + ".", ".part" + out.suffix)
     tmp_gt = tmp_video.with_suffix(".npz")
     try:
         yield tmp_video, tmp_gt

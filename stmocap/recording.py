@@ -28,6 +28,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from stmocap.files import temporary_beside
+
 MAGIC = b"STMOCAP-RECORD-1\n"
 PARTIAL_SUFFIX = ".partial"
 
@@ -145,9 +147,8 @@ def finalise(partial: Path, path: Path) -> tuple[int, list[str]]:
     out, left_out = gather(read_partial(partial))
     tmp = None
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        tmp = Path(name)
-        with os.fdopen(fd, "wb") as fh:
+        tmp = temporary_beside(path, f".{path.name}.", ".tmp")
+        with open(tmp, "wb") as fh:
             np.savez(fh, **out)
             fh.flush()
             os.fsync(fh.fileno())

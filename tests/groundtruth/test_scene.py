@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -57,6 +58,10 @@ def test_clip_and_truth_are_written_and_consistent(body, tmp_path: Path) -> None
     inside = (gt["joints2d"][..., 0] >= b[:, None, 0] - 1) & (gt["joints2d"][..., 0] <= b[:, None, 2] + 1)
     assert inside.all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.avi", "walk.npz"]  # no temporaries left
+    # Readable like any file the user writes (the temporary names were once mkstemp's 0600).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert {video.stat().st_mode & 0o777, gt_path.stat().st_mode & 0o777} == {0o666 & ~mask}
 
 
 def test_rendering_is_deterministic_and_seeded(body) -> None:  # type: ignore[no-untyped-def]

@@ -141,6 +141,10 @@ def test_a_record_cut_short_is_dropped_not_fatal(tmp_path: Path) -> None:
     partial.write_bytes(partial.read_bytes()[:-50])  # the last write was interrupted
     poses, _ = finalise(partial, out)
     assert poses == 4 and np.load(out)["seq"].tolist() == [0, 1, 2, 3]
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not the temporary file's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["cut.npz"]
 
 
 def test_missing_or_unwritable_destination_fails_before_streaming(tmp_path: Path) -> None:
