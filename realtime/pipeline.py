@@ -56,6 +56,11 @@ class PerFrameConfig:
         "help": "lite and paper: follow up to this many people, each with its own track id (each "
                 "extra person costs one landmark pass and one IK solve per frame in lite, one "
                 "HMR2.0 crop and one CSE box in paper; docs/lite.md)"})
+    cut_threshold: float = field(default=0.15, metadata={"check": Range(0, 1),
+        "help": "lite and paper: a frame whose colours differ from the previous frame's by more "
+                "than this (0..1, total-variation distance of colour histograms) starts a new shot: "
+                "tracking, windows and filters start afresh instead of mixing the two shots of an "
+                "edited video (0: never; docs/lite.md, \"Shot cuts\")"})
     detect_every: int = field(default=10, metadata={"check": AT_LEAST_ONE,
         "help": "lite with --max-people > 1: run the person detector every N frames to find "
                 "newcomers (and on every frame where a tracked person was lost)"})
@@ -212,10 +217,12 @@ def build_stage(name: str, cfg: PipelineConfig,
 
             p = cfg.perframe
             return BlazePoseDetect(cfg.temporal.engine, cfg.temporal.device, p.smooth_landmarks,
-                                   p.max_people, p.detector, p.detect_every)
+                                   p.max_people, p.detector, p.detect_every, p.cut_threshold)
         from stmocap.realtime.stages.detect import FullFrameDetector
 
-        return FullFrameDetector()
+        # Replayed estimates were made already; their video only paces them.
+        replay = cfg.perframe.profile == "replay"
+        return FullFrameDetector(0.0 if replay else cfg.perframe.cut_threshold)
     if name == "perframe":
         if cfg.perframe.profile == "paper":
             from stmocap.realtime.stages.paper import PaperPerFrame, build_paper_models, paper_tracker

@@ -42,9 +42,12 @@ class BodyStage(Stage):
         self.faces = np.asarray(faces, np.int32)
         self.camera = camera or CameraConfig()
         self.intrinsics = IntrinsicsResolver(self.camera, source)
-        self.floor = FloorEstimator(height=self.camera.camera_height or None,
-                                    pitch=self.camera.camera_pitch)
+        self.floor = self._new_floor()
+        self._cut_seq: int | None = None
         self._sent_faces = False
+
+    def _new_floor(self) -> FloorEstimator:
+        return FloorEstimator(height=self.camera.camera_height or None, pitch=self.camera.camera_pitch)
 
     def process(self, msg: Message) -> list[Message]:
         a = msg.arrays
@@ -65,6 +68,8 @@ class BodyStage(Stage):
                                              intr)[0].astype(np.float32)
         joints3d = (joints + transl).astype(np.float32)
         vertices = (verts + transl).astype(np.float32)
+        if msg.meta.get("cut") and msg.seq != self._cut_seq:  # another shot, another camera
+            self.floor, self._cut_seq = self._new_floor(), msg.seq
         world = self.floor.update(vertices, joints3d, content_time(msg), msg.track)
         T = world.T_world_cam
         arrays = dict(a)

@@ -22,17 +22,28 @@ from stmocap.realtime.tracking import Tracker, TrackerConfig
 
 
 class FullFrameDetector(Stage):
+    """One person filling every frame, id 0; with ``cut_threshold`` > 0, ``meta["cut"]`` marks a
+    shot cut (:mod:`stmocap.realtime.cuts`), where the later stages start the track afresh."""
+
     name = "detect"
     consumes = ("frame",)
     produces = ("detections",)
     inputs = schemas({"frame": KindSchema({"image": ArrayRule(("uint8",), (None, None, 3))})})
+
+    def __init__(self, cut_threshold: float = 0.0) -> None:
+        from stmocap.realtime.cuts import CutDetector
+
+        self.cuts = CutDetector(cut_threshold)
 
     def process(self, msg: Message) -> list[Message]:
         h, w = msg.arrays["image"].shape[:2]
         arrays = {"image": msg.arrays["image"],
                   "boxes": np.array([[0.0, 0.0, w, h]], np.float32),
                   "track_ids": np.array([0], np.int64)}
-        return [msg.derive("detections", arrays, dict(msg.meta))]
+        meta = dict(msg.meta)
+        if self.cuts(msg.arrays["image"]):
+            meta["cut"] = True
+        return [msg.derive("detections", arrays, meta)]
 
 
 class TrackedPersonDetector(Stage):

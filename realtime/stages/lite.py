@@ -108,6 +108,12 @@ class PeopleFollower:
         self.frames = 0
         self.seen: int | None = None  # people the detector found on the last frame (None: not run)
 
+    def forget(self) -> None:
+        """Drop every person (a shot cut): the next frame runs the detector, and whoever it finds
+        gets a new id once confirmed."""
+        self.tracker.reset()
+        self.people = {}
+
     def _detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Roi]]:
         h, w = image.shape[:2]
         if self.detector is None:
@@ -187,7 +193,9 @@ class BlazePoseDetect(Stage):
 
     ``max_people`` 1 (the default) follows one person as mediapipe does (id 0, the detector runs
     only when tracking starts or is lost); more, or a ``detector`` of the user's (an ONNX file,
-    docs/detectors.md), use :class:`PeopleFollower`.
+    docs/detectors.md), use :class:`PeopleFollower`. With ``cut_threshold`` > 0 a shot cut
+    (:mod:`stmocap.realtime.cuts`) drops the tracking (the one person keeps id 0; several get new
+    ids) and sets ``meta["cut"]``, so the later stages start afresh too.
     """
 
     name = "detect"
@@ -196,8 +204,12 @@ class BlazePoseDetect(Stage):
     inputs = schemas({"frame": KindSchema({"image": ArrayRule(("uint8",), (None, None, 3))})})
 
     def __init__(self, backend: str = "auto", device: str = "cpu", smooth: bool = True,
-                 max_people: int = 1, detector: Path | None = None, detect_every: int = 10) -> None:
+                 max_people: int = 1, detector: Path | None = None, detect_every: int = 10,
+                 cut_threshold: float = 0.0) -> None:
         from stmocap.engines.factory import open_model_engine
+        from stmocap.realtime.cuts import CutDetector
+
+        self.cuts = CutDetector(cut_threshold)
 
         # backend "auto" (resolved by the factory): ONNX Runtime when installed, ≈3× faster on CPU.
         self.engines = [open_model_engine(n, "full", backend=backend, device=device)
@@ -234,12 +246,17 @@ class BlazePoseDetect(Stage):
     def process(self, msg: Message) -> list[Message]:
         image = msg.arrays["image"]
         h, w = image.shape[:2]
+        cut = self.cuts(image)
+        if cut:  # another shot: whatever was tracked is not where it was
+            self.people.forget() if self.people is not None else self.pose.reset()
         if self.people is not None:
             found = self.people(image, content_time(msg))
         else:
             result = self.pose(image, content_time(msg))
             found = [] if result is None else [(0, result, body_box(result.landmarks, w, h))]
         meta = {**msg.meta, "image_size": [w, h], **self._count()}
+        if cut:
+            meta["cut"] = True
         arrays = {"track_ids": np.array([f[0] for f in found], np.int64),
                   "boxes": np.array([f[2] for f in found], np.float32).reshape(-1, 4),
                   "landmarks": np.array([f[1].landmarks for f in found], np.float32).reshape(-1, 33, 5),
@@ -324,9 +341,11 @@ class IKPerFrame(Stage):
     def process(self, msg: Message) -> list[Message]:
         a = msg.arrays
         tids = [int(t) for t in a["track_ids"]]
-        for gone in [t for t in self.previous if t not in tids]:
+        cut = bool(msg.meta.get("cut"))  # a new shot: no warm start from the last one
+        for gone in [t for t in self.previous if cut or t not in tids]:
             del self.previous[gone]
-            self.previous_transl.pop(gone, None)
+        for gone in [t for t in self.previous_transl if cut or t not in tids]:
+            del self.previous_transl[gone]
         size = tuple(msg.meta["image_size"])
         intr = self.intrinsics(size)
         solved = [self._solve(t, a["landmarks"][i], a["world"][i], a["boxes"][i], size, intr)

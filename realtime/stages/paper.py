@@ -129,7 +129,8 @@ class PaperPerFrame(Stage):
             boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
             if len(tids):
                 rotmats, betas, cam, centers, sizes, feats = self._estimate(image, boxes, fpn, pre)
-        for gone in [t for t in self.previous_transl if t not in set(tids.tolist())]:
+        cut = bool(msg.meta.get("cut"))  # a new shot: no warm start from the last one
+        for gone in [t for t in self.previous_transl if cut or t not in set(tids.tolist())]:
             del self.previous_transl[gone]
         if not len(tids):
             arrays = {"track_ids": tids, "boxes": boxes,

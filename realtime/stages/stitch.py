@@ -89,16 +89,21 @@ class StitchStage(Stage):
         if not frame_tracks and not final:
             self.no_person += 1
         msg.meta["no_person"] = self.no_person
-        for row, tid in enumerate(frame_tracks):
-            if tid not in self.tracks:
-                self.tracks[tid] = self._new_track()
-            state = self.tracks[tid]
-            state.frames[int(a["frame_local"][row])] = (msg, a["boxes"][row].copy())
         windows: dict[int, list[tuple[int, WindowParams, bool]]] = {}
         for k, tid in enumerate(a["win_track"]):
             params = WindowParams(torch.from_numpy(a["win_rot"][k]), torch.from_numpy(a["win_lin"][k]))
             windows.setdefault(int(tid), []).append((int(a["win_start"][k]), params,
                                                      bool(a["win_tail"][k])))
+        ended = [(int(t), int(n)) for t, n in zip(a["ended_tracks"], a["ended_len"], strict=True)]
+        for tid, length in ended:  # before this frame's tracks: at a cut one may restart its id
+            state = self.tracks.pop(tid)
+            tails = {s: p for s, p, tail in windows.get(tid, []) if tail}
+            out += self._emit(tid, state, state.stitcher.finish(length, tails))
+        for row, tid in enumerate(frame_tracks):
+            if tid not in self.tracks:
+                self.tracks[tid] = self._new_track()
+            state = self.tracks[tid]
+            state.frames[int(a["frame_local"][row])] = (msg, a["boxes"][row].copy())
         for row, tid in enumerate(frame_tracks):
             state = self.tracks[tid]
             regular = [(s, p) for s, p, tail in windows.get(tid, []) if not tail]
@@ -107,10 +112,6 @@ class StitchStage(Stage):
                     out += self._emit(tid, state, state.stitcher.push(start, params))
             else:
                 out += self._emit(tid, state, state.stitcher.advance(int(a["frame_local"][row])))
-        for tid, length in zip(a["ended_tracks"], a["ended_len"], strict=True):
-            state = self.tracks.pop(int(tid))
-            tails = {s: p for s, p, tail in windows.get(int(tid), []) if tail}
-            out += self._emit(int(tid), state, state.stitcher.finish(int(length), tails))
         if not final:
             out.append(msg.derive("progress", {}, {k: v for k, v in msg.meta.items()
                                                    if k in ("dropped", "no_person", "rejected")}))

@@ -2,7 +2,9 @@
 
 Track-local frame numbers start at 0 when a track first appears. A window of track ``k`` whose
 last frame is ``f`` is emitted with frame ``f`` (see :mod:`stmocap.realtime.windows`); when a track
-disappears, or the stream ends, its padded tail windows follow. All tracks' windows of one frame go
+disappears, or the stream ends, its padded tail windows follow; at a shot cut (``meta["cut"]``)
+every track ends so, and a track on the cut frame starts again at local frame 0 (its id may be
+both in ``ended_tracks`` and in ``track_ids``). All tracks' windows of one frame go
 out in one ``windows`` message so the temporal stage runs a single batched engine call.
 
 ``windows`` arrays: ``track_ids``/``boxes`` of the frame's tracks and ``frame_local (T,)`` their local
@@ -82,7 +84,8 @@ class WindowStage(Stage):
     def process(self, msg: Message) -> list[Message]:
         out = self._empty()
         tids = [int(t) for t in msg.arrays["track_ids"]]
-        for gone in [t for t in self.tracks if t not in tids]:
+        cut = bool(msg.meta.get("cut"))  # a new shot: every track ends here and starts again
+        for gone in [t for t in self.tracks if cut or t not in tids]:
             self._end(gone, out)
         local = []
         for row, tid in enumerate(tids):

@@ -119,3 +119,56 @@ def test_body_stage_publishes_smpl_transl_and_reprojects_with_its_intrinsics() -
                                     torch.from_numpy(transl[None]))
     assert np.abs(out.joints[0].numpy() - a["joints3d"]).max() < 1e-4
     assert np.array_equal(a["transl"], transl) and np.allclose(a["pelvis"], a["joints3d"][0])
+
+
+
+@pytest.fixture(scope="module")
+def lite_engine():  # type: ignore[no-untyped-def]
+    """The lite temporal network (untrained): its STA mixes the frames of each window."""
+    engine = open_model_engine("temporal", "lite")
+    yield engine
+    engine.close()
+
+
+@pytest.mark.parametrize(("stride", "lookahead"), [(1, 0), (1, 7), (4, 7)])
+def test_a_shot_cut_restarts_every_track_so_no_window_mixes_the_two_shots(
+        lite_engine, stride: int, lookahead: int) -> None:  # type: ignore[no-untyped-def]
+    """Track 7 is on both sides of a cut at frame 24 (the same id: one person, two shots), track 3
+    from frame 20 on: each side must come out exactly as that side alone gives offline."""
+    plan = WindowPlan(window=16, stride=stride, lookahead=lookahead)
+    cut, n = 24, 44
+    shots = {7: (make_estimates(cut, seed=1, feats_shape=(231,)),
+                 make_estimates(n - cut, seed=2, feats_shape=(231,))),
+             3: (make_estimates(cut - 20, seed=3, feats_shape=(231,)),
+                 make_estimates(n - cut, seed=4, feats_shape=(231,)))}
+    starts = {7: 0, 3: 20}
+
+    def run(mark_cut: bool) -> list[Message]:
+        stages = [WindowStage(plan), TemporalStage(lite_engine), StitchStage(plan)]
+        out: list[Message] = []
+        for seq in range(n):
+            rows = {t: (a, seq - starts[t]) if seq < cut else (b, seq - cut)
+                    for t, (a, b) in shots.items() if seq >= starts[t]}
+            ids = sorted(rows)
+            arrays = {k: np.stack([rows[t][0][k][rows[t][1]] for t in ids])
+                      for k in ("pose_6d", "betas", "cam", "feats")}
+            arrays |= {"track_ids": np.array(ids, np.int64),
+                       "boxes": np.tile(np.array([[0, 0, 100, 200]], np.float32), (len(ids), 1))}
+            meta = {"image_size": [100, 200], **({"cut": True} if mark_cut and seq == cut else {})}
+            out += run_chain(stages, Message(kind="estimates", seq=seq, arrays=arrays, meta=meta))
+        return out + run_chain(stages, Message(kind=EOS, seq=n))
+
+    def matches(out: list[Message]) -> bool:
+        assert [m.seq for m in out if m.kind == "progress"] == list(range(n))
+        same = True
+        for tid, (before, after) in shots.items():
+            mine = [m for m in out if m.kind == "params" and m.track == tid]
+            assert [m.seq for m in mine] == list(range(starts[tid], n))  # every frame once, in order
+            for part, frames in ((before, range(starts[tid], cut)), (after, range(cut, n))):
+                rot, _ = offline_reference(part, plan, lite_engine)
+                got = np.stack([m.arrays["rotmats"] for m in mine if m.seq in frames])
+                same &= bool(np.allclose(got, rot, atol=1e-5))
+        return same
+
+    assert matches(run(mark_cut=True))
+    assert not matches(run(mark_cut=False))  # unmarked, the windows across the cut mix the shots

@@ -86,3 +86,30 @@ def test_render_writes_video_and_truth(tmp_path: Path) -> None:
     assert out.returncode == 2 and "available: backflip" in out.stderr
     out = _run("render", "walk", str(tmp_path / "x.mp4"))
     assert out.returncode == 2 and ".avi" in out.stderr
+    out = _run("render", "run,moonwalk", str(tmp_path / "x.avi"))
+    assert out.returncode == 2 and "'moonwalk'" in out.stderr and "available:" in out.stderr
+
+
+def test_render_cuts_several_clips_together(tmp_path: Path) -> None:
+    """``run,punch``: two shots, the second filmed with seed + 1, on the same body; the truth
+    says which shot each frame is, and the cut detector finds the cut."""
+    import cv2
+    import numpy as np
+    from stmocap.realtime.cuts import CutDetector
+
+    args = ["--width", "160", "--height", "120", "--seed", "2", "--shape-sigma", "1"]
+    out = _run("render", "run,punch", str(tmp_path / "two.avi"), *args)
+    assert out.returncode == 0, out.stderr
+    assert "2 shots" in out.stderr
+    gt = np.load(tmp_path / "two.npz")
+    assert list(gt["names"]) == ["run", "punch"]
+    cut = int(np.flatnonzero(gt["shot"] == 1)[0])
+    assert cut == 25 and len(gt["shot"]) > cut
+    assert np.ptp(gt["betas"], axis=0).max() == 0  # one person in both shots
+    assert _run("render", "run", str(tmp_path / "one.avi"), *args).returncode == 0
+    one = np.load(tmp_path / "one.npz")  # the first shot is the single-clip render
+    np.testing.assert_allclose(gt["joints2d"][:cut], one["joints2d"], atol=1e-4)
+    cap, detect, found = cv2.VideoCapture(str(tmp_path / "two.avi")), CutDetector(0.15), []
+    while (frame := cap.read())[0]:
+        found.append(detect(cv2.cvtColor(frame[1], cv2.COLOR_BGR2RGB)))
+    assert list(np.flatnonzero(found)) == [cut]
