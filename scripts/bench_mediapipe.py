@@ -162,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="python of mediapipe's own environment (default: /tmp/mpenv/bin/python)")
     ap.add_argument("--checkpoint", type=Path, help="lite temporal network: also score `learned`")
     ap.add_argument("--lookahead", type=int, default=0, help="with --checkpoint (default: 0)")
+    ap.add_argument("--stmocap-option", action="append", default=[], metavar="OPTION",
+                    help="a `stmocap bench` option for stmocap's runs (repeatable), e.g. "
+                         "--stmocap-option=--cut-threshold=0")
     args = ap.parse_args(argv)
     if args.repeats < 1:
         raise SystemExit("--repeats must be ≥ 1")
@@ -186,12 +189,12 @@ def main(argv: list[str] | None = None) -> int:
                 with np.load(mp_out) as w:
                     mp_world.append(w["world"][:, list(BLAZEPOSE_SHARED)])
                 print(f"{name}: timed run {r + 1}/{args.repeats}: stmocap lite graph …", file=sys.stderr)
-                s = run_stmocap(pipeline(video, gt_path, []))
+                s = run_stmocap(pipeline(video, gt_path, args.stmocap_option))
                 speed.append({"mediapipe": m, "stmocap": s, "ratio": s["fps"] / m["fps"]})
                 print(f"  mediapipe {m['fps']:.1f} FPS, stmocap {s['fps']:.1f} FPS, ratio "
                       f"{s['fps'] / m['fps']:.2f}", file=sys.stderr)
             print(f"{name}: stmocap accuracy (closed-loop stages) …", file=sys.stderr)
-            ours = stmocap_joints(video, gt_path, net, bool(args.checkpoint))
+            ours = stmocap_joints(video, gt_path, [*net, *args.stmocap_option], bool(args.checkpoint))
             mp = mp_world[0]
             repeat_diff = max(float(np.nanmax(np.abs(w - mp))) if np.isfinite(w).any() else 0.0
                               for w in mp_world)
