@@ -172,3 +172,30 @@ def test_a_shot_cut_restarts_every_track_so_no_window_mixes_the_two_shots(
 
     assert matches(run(mark_cut=True))
     assert not matches(run(mark_cut=False))  # unmarked, the windows across the cut mix the shots
+
+
+def test_body_stage_starts_its_floor_estimate_again_at_a_shot_cut() -> None:
+    """A person standing still gives a floor contact a frame; the first frame of another shot
+    (another camera) starts the estimate again instead of keeping the last shot's contacts."""
+    engine = open_model_engine("body")
+    stage = BodyStage(engine, engine.model.module.body.faces)
+    rot = np.tile(np.eye(3, dtype=np.float32), (24, 1, 1))
+    rot[0] = np.diag([1.0, -1.0, -1.0])
+    arrays = {"rotmats": rot, "betas": np.zeros(10, np.float32),
+              "cam": np.array([0.9, 0.0, 0.0], np.float32),
+              "box": np.array([300, 100, 500, 400], np.float32),
+              "transl": np.array([0.0, 0.3, 3.0], np.float32)}
+
+    def contacts(seq: int, cut: bool = False, track: int = 0) -> int:
+        meta = {"image_size": [640, 480], "t_media": seq / 30, **({"cut": True} if cut else {})}
+        msg = Message(kind="params", seq=seq, track=track, arrays=dict(arrays), meta=meta)
+        body = next(m for m in stage.handle(msg) if m.kind == "body")
+        return int(body.meta["world_frame"]["contacts"])
+
+    before = [contacts(seq) for seq in range(40)]
+    assert before[-1] >= 30
+    assert contacts(40, cut=True) == 0  # the last shot's contacts are gone (a fit needs ≥ 3)
+    assert contacts(40, cut=True, track=1) == 0  # a second person on the cut frame …
+    # … resets nothing again: track 0's frame 40 counts, so frames 41–43 make three contacts
+    assert [contacts(seq) for seq in (41, 42, 43)] == [0, 0, 3]
+    assert [contacts(seq) for seq in range(44, 80)][-1] >= 30
