@@ -247,8 +247,10 @@ class BlazePoseDetect(Stage):
         image = msg.arrays["image"]
         h, w = image.shape[:2]
         cut = self.cuts(image)
-        if cut:  # another shot: whatever was tracked is not where it was
-            self.people.forget() if self.people is not None else self.pose.reset()
+        if cut and self.people is not None:  # another shot: nobody is where they were
+            self.people.forget()
+        elif cut:
+            self.pose.reset()
         if self.people is not None:
             found = self.people(image, content_time(msg))
         else:
