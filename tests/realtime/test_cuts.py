@@ -91,3 +91,15 @@ def test_bad_thresholds_and_images_are_refused() -> None:
             CutDetector(bad)
     with pytest.raises(ValueError, match="uint8"):
         colour_histogram(np.zeros((10, 10), np.uint8))
+
+
+def test_with_several_people_a_cut_gives_whoever_is_found_again_a_new_id(two_shots) -> None:  # type: ignore[no-untyped-def]
+    from stmocap.evaluation.closed_loop import per_frame_estimates
+    from stmocap.realtime.pipeline import PerFrameConfig, PipelineConfig
+
+    video, _ = two_shots
+    out, _ = per_frame_estimates(video, PipelineConfig(perframe=PerFrameConfig(max_people=2)))
+    assert [m.seq for m in out if m.meta.get("cut")] == [12]
+    before = {int(t) for m in out[:12] for t in m.arrays["track_ids"]}
+    after = {int(t) for m in out[12:] for t in m.arrays["track_ids"]}
+    assert before and after and not before & after
