@@ -6,7 +6,6 @@ from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -15,6 +14,7 @@ from stmocap.groundtruth.motions import load_motions
 from stmocap.groundtruth.scene import SceneConfig, write_sequence
 from stmocap.models.body.model import load_body_model
 from stmocap.realtime.cuts import CutDetector, colour_histogram, histogram_change
+from stmocap.realtime.sources import SourceConfig, open_source
 
 SMALL = SceneConfig(width=160, height=120)
 
@@ -29,13 +29,8 @@ def two_shots(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.n
     shots = [(replace(m, poses=m.poses[:k], transl=m.transl[:k]), c)
              for (m, c), k in zip(shots, (12, 10), strict=True)]
     video, _ = write_sequence(shots, load_body_model("free"), tmp_path_factory.mktemp("cut") / "two.avi")
-    cap = cv2.VideoCapture(str(video))
-    frames = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    with open_source(SourceConfig(source=str(video))) as src:  # RGB, as the stages get them
+        frames = [f.image for f in src]
     assert len(frames) == 22
     return video, frames
 

@@ -93,9 +93,9 @@ def test_render_writes_video_and_truth(tmp_path: Path) -> None:
 def test_render_cuts_several_clips_together(tmp_path: Path) -> None:
     """``run,punch``: two shots, the second filmed with seed + 1, on the same body; the truth
     says which shot each frame is, and the cut detector finds the cut."""
-    import cv2
     import numpy as np
     from stmocap.realtime.cuts import CutDetector
+    from stmocap.realtime.sources import SourceConfig, open_source
 
     args = ["--width", "160", "--height", "120", "--seed", "2", "--shape-sigma", "1"]
     out = _run("render", "run,punch", str(tmp_path / "two.avi"), *args)
@@ -109,7 +109,7 @@ def test_render_cuts_several_clips_together(tmp_path: Path) -> None:
     assert _run("render", "run", str(tmp_path / "one.avi"), *args).returncode == 0
     one = np.load(tmp_path / "one.npz")  # the first shot is the single-clip render
     np.testing.assert_allclose(gt["joints2d"][:cut], one["joints2d"], atol=1e-4)
-    cap, detect, found = cv2.VideoCapture(str(tmp_path / "two.avi")), CutDetector(0.15), []
-    while (frame := cap.read())[0]:
-        found.append(detect(cv2.cvtColor(frame[1], cv2.COLOR_BGR2RGB)))
+    detect = CutDetector(0.15)
+    with open_source(SourceConfig(source=str(tmp_path / "two.avi"))) as src:
+        found = [detect(f.image) for f in src]
     assert list(np.flatnonzero(found)) == [cut]
