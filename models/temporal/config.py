@@ -83,6 +83,12 @@ class TemporalNetConfig:
         "help": "add a learned W×W bias (zero at the start) to the fused logits before the "
                 "softmax, so the STA weighting can also depend on the frames' positions in the "
                 "window (not in the paper)"})
+    sta_trend: bool = field(default=False, metadata={
+        "help": "add a learned W×W kernel with zero-sum rows (zero at the start) to the STA "
+                "weighting after the softmax: each row is then an affine, not a convex, "
+                "combination of the window's frames, so it can extrapolate a trend instead of "
+                "only averaging (a causal output, lookahead 0, needs this to cut lag; not in the "
+                "paper)"})
     relative_to: int = field(default=-1, metadata={
         "help": "-1: the network reads H, Θ_init and ω_init as they are (paper); k in 0..W-1: "
                 "every frame's H, Θ_init, ω_init (and g's and ζ's current Θ) minus those of "

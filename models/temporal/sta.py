@@ -92,7 +92,8 @@ class STAOutput:
         z: ``(B, W, D)`` spatio-temporally aggregated features ``Z = H + Y``.
         h: ``(B, W, D)`` lifted per-frame features ``Γ3(H)``.
         maps: ``(B, 5, W, W)``: NSSM(H), NSSM(pose), NSSM(cam), AM(H), AM(cam).
-        weights: ``(B, W, W)`` fused aggregation weights ``softmax(Φ6(maps) [+ position bias])``.
+        weights: ``(B, W, W)`` fused aggregation weights ``softmax(Φ6(maps) [+ position bias])``
+            [+ the zero-sum trend kernel]; every row sums to one.
     """
 
     z: Tensor
@@ -122,6 +123,10 @@ class STA(nn.Module):
         # where two frames sit in the window (the five maps only say how alike they are).
         self.position_bias = (nn.Parameter(torch.zeros(cfg.window, cfg.window))
                               if cfg.sta_position_bias else None)
+        # Not in the paper: a learned W×W kernel added after the softmax with each row's mean
+        # removed, so rows still sum to one but may weigh a frame below zero: an affine
+        # combination extrapolates a trend (2·x_t − x_{t−1} is one), a softmax can only average.
+        self.trend = nn.Parameter(torch.zeros(cfg.window, cfg.window)) if cfg.sta_trend else None
 
     def forward(self, feats: Tensor, pose_6d: Tensor, cam: Tensor) -> STAOutput:
         """``feats (B, W, C, S, S)`` (or ``(B, W, C)`` with the mlp Γ3), ``pose_6d (B, W, J·6)``,
@@ -145,5 +150,7 @@ class STA(nn.Module):
         if self.position_bias is not None:
             logits = logits + self.position_bias
         weights = logits.softmax(dim=-1)
+        if self.trend is not None:
+            weights = weights + (self.trend - self.trend.mean(dim=-1, keepdim=True))
         y = self.phi7(weights @ self.phi5(h))  # (B, W, D)
         return STAOutput(z=h + y, h=h, maps=maps, weights=weights)

@@ -93,6 +93,33 @@ def test_sta_maps_stacked_per_sample() -> None:
     torch.testing.assert_close(out.maps.sum(-1), torch.ones(2, 5, cfg.window))
 
 
+def test_sta_trend_kernel_keeps_rows_affine_and_can_extrapolate() -> None:
+    """``sta_trend``: the weighting's rows still sum to one whatever the kernel; at its zero start
+    the module is the one without it; and a kernel a causal row can use, ``2·e_k − e_(k−1)`` on
+    top of a one-hot softmax, carries a linear ramp one frame on (which no softmax row can)."""
+    cfg = replace(TINY, sta_position_bias=True, sta_trend=True)
+    plain = replace(TINY, sta_position_bias=True)
+    torch.manual_seed(0)
+    sta = STA(cfg).eval()
+    torch.manual_seed(0)
+    ref = STA(plain).eval()
+    feats, pose, cam = _inputs(cfg, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(sta(feats, pose, cam).weights, ref(feats, pose, cam).weights)
+        sta.trend.normal_(0, 1.0)
+        w = sta(feats, pose, cam).weights
+        torch.testing.assert_close(w.sum(-1), torch.ones(2, cfg.window))
+        assert (w < 0).any()  # affine, not convex
+        k, W = cfg.window - 1, cfg.window
+        sta.trend.zero_()
+        sta.position_bias.fill_(-1e4)
+        sta.position_bias[:, k - 1] = 1e4  # the softmax keeps only frame k − 1 ...
+        sta.trend[k, k], sta.trend[k, k - 1] = 2.0, -2.0  # ... the kernel makes it 2·e_k − e_(k−1)
+        w = sta(feats, pose, cam).weights
+    ramp = torch.arange(W, dtype=torch.float32) * 0.5 + 3.0
+    torch.testing.assert_close(w[:, k] @ ramp, torch.full((2,), 3.0 + 0.5 * W))  # frame W's value
+
+
 def test_nssm_properties() -> None:
     x = torch.randn(2, 6, 5)
     for kind in ("cosine", "dot"):
