@@ -92,8 +92,11 @@ class PerFrameConfig:
 class TemporalConfig:
     """The temporal model run on every window."""
 
-    temporal: Literal["none", "net"] = field(default="none", metadata={
-        "help": "none: overlap averaging of per-frame estimates; net: the paper's temporal network"})
+    temporal: Literal["auto", "none", "net"] = field(default="auto", metadata={
+        "help": "auto: on the lite profile the shipped trained network where it has weights for "
+                "--lookahead (it beats the One-Euro filter there, docs/lite.md), else none; none: "
+                "overlap averaging of per-frame estimates (then the One-Euro filter); net: the "
+                "paper's temporal network"})
     preset: str = field(default="tiny", metadata={"help": "temporal network size without a checkpoint"})
     checkpoint: Path | None = field(default=None, metadata={"help": "temporal network checkpoint"})
     engine: str = field(default="auto", metadata={"check": OneOf(ENGINES),
@@ -157,21 +160,35 @@ class PipelineConfig:
 
 
 def resolve_shipped_temporal(cfg: PipelineConfig) -> PipelineConfig:
-    """``cfg`` with the shipped lite temporal weights filled in (models/temporal/shipped.py).
+    """``cfg`` with ``--temporal auto`` decided and the shipped lite temporal weights filled in
+    (models/temporal/shipped.py); idempotent, and the result never says ``auto``.
 
-    Applies to the lite profile with ``--temporal net``, no ``--checkpoint`` and ``--preset`` at
+    The shipped weights apply to the lite profile with no ``--checkpoint`` and ``--preset`` at
     its default (``tiny`` reads DensePose maps, not the lite features, so it cannot be what was
     meant): the checkpoint becomes the shipped one for ``--lookahead``, and the One-Euro filter is
-    turned off (the network's output is what was measured; a filter after it only adds lag). An
-    explicit ``--preset`` keeps the untrained network. Raises ``ValueError`` naming the lookaheads
-    that have weights when this one has none."""
-    from stmocap.models.temporal.shipped import shipped_checkpoint, shipped_lookaheads
+    turned off (the network's output is what was measured; a filter after it only adds lag).
+
+    * ``auto`` (the default) becomes ``net`` with those weights where they exist for this
+      lookahead and the window is theirs (16); ``net`` with the user's ``--checkpoint`` (and the
+      user's filter) where one is given; else ``none`` (the per-frame estimates and the One-Euro
+      filter, unchanged).
+    * ``net`` without weights for this lookahead raises ``ValueError`` naming the lookaheads that
+      have them; an explicit ``--preset`` keeps the untrained network."""
+    from stmocap.models.temporal.shipped import WINDOW, shipped_checkpoint, shipped_lookaheads
 
     t = cfg.temporal
     default_preset = next(f.default for f in fields(TemporalConfig) if f.name == "preset")
-    if (cfg.perframe.profile != "lite" or t.temporal != "net" or t.checkpoint is not None
-            or t.preset != default_preset):
-        return cfg
+    shipped_applies = (cfg.perframe.profile == "lite" and t.checkpoint is None
+                       and t.preset == default_preset)
+    if t.temporal == "auto":
+        if t.checkpoint is not None:
+            return replace(cfg, temporal=replace(t, temporal="net"))
+        if (not shipped_applies or cfg.plan.window != WINDOW
+                or shipped_checkpoint(cfg.plan.lookahead) is None):
+            return replace(cfg, temporal=replace(t, temporal="none"))
+        t = replace(t, temporal="net")
+    if t.temporal != "net" or not shipped_applies:
+        return replace(cfg, temporal=t)
     path = shipped_checkpoint(cfg.plan.lookahead)
     if path is None:
         have = ", ".join(str(L) for L in shipped_lookaheads()) or "none"
@@ -210,7 +227,11 @@ def build_stage(name: str, cfg: PipelineConfig,
                 report: Callable[[dict[str, Any]], None] | None = None,
                 keep_records: bool = False, preview: PreviewLink | None = None) -> Stage:
     """Construct stage ``name`` (not ``source``, which is a loop, not a stage). ``preview``: the
-    publish stage's side channel for the preview topic (``--preview``)."""
+    publish stage's side channel for the preview topic (``--preview``). A config still saying
+    ``--temporal auto`` is decided first (:func:`resolve_shipped_temporal`), so the temporal and
+    stitch stages agree on whether the network or the filter smooths."""
+    if cfg.temporal.temporal == "auto":
+        cfg = resolve_shipped_temporal(cfg)
     if name == "detect":
         if cfg.perframe.profile == "lite":
             from stmocap.realtime.stages.lite import BlazePoseDetect

@@ -4,7 +4,7 @@
 network config, the run's whole configuration, the data manifest with SHA-256 and the validation
 metrics; no optimiser state), trained on the shipped clips only (NOTICE beside them;
 docs/training.md and docs/benchmarks.md say how and what they score). They are used where the
-lite profile runs ``--temporal net`` without ``--checkpoint``
+lite profile runs ``--temporal auto`` (the default) or ``net`` without ``--checkpoint``
 (:func:`stmocap.realtime.pipeline.resolve_shipped_temporal`).
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 DATA = Path(__file__).with_name("data")
+WINDOW = 16  # every shipped network reads windows of this many frames (tests check each file)
 
 
 def shipped_lookaheads() -> tuple[int, ...]:

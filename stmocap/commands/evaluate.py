@@ -70,7 +70,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     note = ("Metrics: 24 SMPL joints of the free body, camera frame, pelvis-aligned, mm (ACC-ERR: "
             "mm/frame²), over frames where the person was detected. `stitched` without a temporal "
             "network averages identical per-frame estimates, so it equals `raw`; `learned` appears "
-            "only with --temporal net.")
+            "where a temporal network runs (--temporal net, or the default --temporal auto at a "
+            "lookahead with shipped lite weights).")
     placement = ("Placement and world frame (`filtered`, what is published; docs/groundtruth.md): "
                  "medians over detected frames of the root's depth error (% of its true depth) and "
                  "position error; camera height and pitch errors over frames whose estimate was "

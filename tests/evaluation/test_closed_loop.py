@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 from stmocap.evaluation.closed_loop import evaluate_clip, markdown_table
 from stmocap.groundtruth.motions import load_motions
 from stmocap.groundtruth.scene import SceneConfig
+from stmocap.models.temporal.shipped import shipped_checkpoint
 from stmocap.realtime.pipeline import PipelineConfig
 
 
@@ -37,6 +39,8 @@ def test_eval_command(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "out" / "acceleration.png").stat().st_size > 1000
     assert "| run | 25 |" in (tmp_path / "out" / "closed_loop.md").read_text()
+    # the default, --temporal auto, at lookahead 0: no weights ship there, so no network runs
+    assert "learned MPJPE" not in (tmp_path / "out" / "closed_loop.md").read_text()
     assert "stmocap-bench:closed-loop:start" in (tmp_path / "b.md").read_text()
     bad = subprocess.run([sys.executable, "-m", "stmocap", "eval", "--clips", "walk"], capture_output=True,
                          text=True)
@@ -47,7 +51,18 @@ def test_eval_command(tmp_path: Path) -> None:
     net = subprocess.run([*cmd[:-2], "--temporal", "net", "--preset", "lite", "--out",
                           str(tmp_path / "net")], capture_output=True, text=True, env=env)
     assert net.returncode == 0, net.stderr
-    assert "learned" in (tmp_path / "net" / "closed_loop.md").read_text()
+    assert "learned MPJPE" in (tmp_path / "net" / "closed_loop.md").read_text()
+    # ... and at lookahead 7 the default runs the shipped network, as `stmocap run` would
+    auto = subprocess.run([*cmd[:-2], "--lookahead", "7", "--out", str(tmp_path / "auto")],
+                          capture_output=True, text=True, env=env)
+    assert auto.returncode == 0, auto.stderr
+    shipped = subprocess.run([*cmd[:-2], "--lookahead", "7", "--temporal", "net", "--checkpoint",
+                              str(shipped_checkpoint(7)), "--filter", "none", "--out",
+                              str(tmp_path / "shipped")], capture_output=True, text=True, env=env)
+    assert shipped.returncode == 0, shipped.stderr
+    got, want = (json.loads((tmp_path / d / "closed_loop.json").read_text())[0]["metrics"]["learned"]
+                 for d in ("auto", "shipped"))
+    assert got == want and got["accel"] > 0
     blocker = tmp_path / "file"
     blocker.write_text("")
     bad = subprocess.run(cmd, capture_output=True, text=True, env={**env, "STMOCAP_CACHE": str(blocker)})

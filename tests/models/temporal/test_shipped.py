@@ -8,7 +8,7 @@ import pytest
 import torch
 from stmocap.models.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
 from stmocap.models.temporal.checkpoint import load_checkpoint
-from stmocap.models.temporal.shipped import shipped_checkpoint, shipped_lookaheads
+from stmocap.models.temporal.shipped import WINDOW, shipped_checkpoint, shipped_lookaheads
 from stmocap.realtime.pipeline import PipelineConfig, TemporalConfig, resolve_shipped_temporal
 from stmocap.realtime.windows import WindowPlan
 
@@ -26,7 +26,7 @@ def test_shipped_files_carry_their_record() -> None:
         assert {f["sha256"] for f in blob["manifest"]["train"]} and blob["manifest"]["val"]
         assert set(blob["metrics"]["val"]["refined"]) == {"PA-MPJPE", "MPJPE", "MPVPE", "ACC-ERR"}
         net = load_checkpoint(path)
-        assert net.cfg.feat_shape == (231,) and net.cfg.window == 16
+        assert net.cfg.feat_shape == (231,) and net.cfg.window == WINDOW == 16
     assert shipped_checkpoint(4) is None
 
 
@@ -89,7 +89,22 @@ def test_runs_use_them_only_where_meant() -> None:
     net = replace(PipelineConfig(), temporal=TemporalConfig(temporal="net"), plan=WindowPlan(lookahead=7))
     got = resolve_shipped_temporal(net)
     assert got.temporal.checkpoint == shipped_checkpoint(7) and got.smoothing.filter == "none"
-    assert resolve_shipped_temporal(PipelineConfig()) == PipelineConfig()  # no network: unchanged
+    # the default, --temporal auto: the network where weights ship for the lookahead, else none
+    # with the One-Euro filter kept; the result never says auto, and resolving twice changes nothing
+    base = PipelineConfig()
+    assert base.temporal.temporal == "auto" and base.plan.lookahead == 0
+    none = resolve_shipped_temporal(base)
+    assert none == replace(base, temporal=replace(base.temporal, temporal="none"))
+    assert none.smoothing.filter == base.smoothing.filter != "none"
+    assert resolve_shipped_temporal(none) == none
+    auto7 = resolve_shipped_temporal(replace(base, plan=WindowPlan(lookahead=7)))
+    assert auto7 == got and resolve_shipped_temporal(auto7) == auto7
+    for plan in (WindowPlan(lookahead=4), WindowPlan(window=8, lookahead=7)):  # no weights for these
+        assert resolve_shipped_temporal(replace(base, plan=plan)).temporal.temporal == "none"
+    mine = resolve_shipped_temporal(replace(base, temporal=TemporalConfig(checkpoint=shipped_checkpoint(2))))
+    assert mine.temporal.temporal == "net" and mine.smoothing == base.smoothing  # the user's filter
+    paper_auto = replace(base, perframe=replace(base.perframe, profile="paper"), plan=WindowPlan(lookahead=7))
+    assert resolve_shipped_temporal(paper_auto).temporal.temporal == "none"
     explicit = replace(net, temporal=TemporalConfig(temporal="net", preset="lite"))
     assert resolve_shipped_temporal(explicit) == explicit  # an untrained network on purpose
     own = replace(net, temporal=TemporalConfig(temporal="net", checkpoint=shipped_checkpoint(2)))
