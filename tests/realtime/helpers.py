@@ -66,7 +66,10 @@ class Subscriber:
 
     def __init__(self, endpoint: str, topics: tuple[str, ...] = ("pose", "stats"),
                  delay_s: float = 0.0, hwm: int = 1000, timeout_s: float = 60.0,
-                 configure=None, hello: bool = True) -> None:  # type: ignore[no-untyped-def]
+                 configure=None, hello: bool = True,
+                 delay_first: int | None = None) -> None:  # type: ignore[no-untyped-def]
+        """``delay_s`` after each message (only the first ``delay_first`` of them if given: a reader
+        that stalls, then catches up)."""
         self.messages: list[tuple[str, Message]] = []
         self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.SUB)
@@ -80,6 +83,7 @@ class Subscriber:
             self.sock.subscribe(HELLO_PREFIX + uuid.uuid4().hex.encode())
         self.expected_eos = {t for t in TOPICS if any(t.startswith(p) for p in topics)}
         self.delay_s = delay_s
+        self.delay_first = delay_first
         self.timeout_s = timeout_s
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
@@ -95,7 +99,7 @@ class Subscriber:
             frames = self.sock.recv_multipart()
             msg = decode(frames[1:])
             self.messages.append((frames[0].decode(), msg))
-            if self.delay_s:
+            if self.delay_s and (self.delay_first is None or len(self.messages) <= self.delay_first):
                 time.sleep(self.delay_s)
             if msg.kind == "eos":
                 ended.add(frames[0].decode())
