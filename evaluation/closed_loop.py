@@ -66,6 +66,11 @@ class ClosedLoopConfig:
     shape_sigma: float = field(default=0.0, metadata={"check": NON_NEGATIVE,
         "help": "render each clip on a body with its own β ~ N(0, σ²) (seeded by the clip, so "
                 "the same clip gets the same body every run) instead of the mean body (0)"})
+    given_height: bool = field(default=False, metadata={
+        "help": "run each clip with --person-height set to its body's true standing height (what a user "
+                "who states their height gives the lite profile), plus --height-error"})
+    height_error: float = field(default=0.0, metadata={
+        "help": "with --given-height: metres added to the true height (a user's misstatement)"})
 
 
 @dataclass
@@ -252,6 +257,17 @@ def placement_metrics(body: Any, params: dict[int, tuple[np.ndarray, np.ndarray,
                   "wa_mpjpe_given": w_mpjpe(world_g, gt_world, whole=True),
                   "rte_given_pct": rte(world_g[:, 0], gt_world[:, 0])})
     return m
+
+
+def given_height(cfg: PipelineConfig, motion: Motion, error: float = 0.0) -> PipelineConfig:
+    """``cfg`` told the filmed body's true standing height (``motion.betas`` on the run's body
+    model, :func:`~stmocap.models.body.stature.stature`) plus ``error`` metres."""
+    from stmocap.models.body.free_body import load_body_data
+    from stmocap.models.body.stature import stature
+
+    data = load_body_data(cfg.body.smpl)
+    betas = np.asarray(motion.betas, np.float64)[: data.shapedirs.shape[-1]]
+    return replace(cfg, perframe=replace(cfg.perframe, person_height=stature(data, betas) + error))
 
 
 def evaluate_clip(motion: Motion, cfg: PipelineConfig, scene: SceneConfig, cache: Path, learned: bool,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from stmocap.models.body.stature import check_person_height
 from stmocap.realtime.camera import CameraConfig
 from stmocap.realtime.filters import FilterConfig
 from stmocap.realtime.preview import PreviewConfig, PreviewLink
@@ -52,6 +53,12 @@ class PerFrameConfig:
                 "BlazePose's limb directions exactly, errors add up towards wrists and ankles; 0: "
                 "positions; 0.5, the default, measured best on the 12 joints shared with "
                 "BlazePose: docs/lite.md)"})
+    person_height: float = field(default=0.0, metadata={"check": check_person_height,
+        "help": "lite: the filmed person's standing height in metres (e.g. 1.82; 0, the default: "
+                "unknown: the body model's mean, 1.71 m for the free body). BlazePose's "
+                "landmarks do not tell a person's size: given it, the body is posed at that height and placed at the depth it "
+                "implies (docs/lite.md, \"The person's height\"); with --max-people > 1 it is "
+                "everyone's"})
     max_people: int = field(default=1, metadata={"check": AT_LEAST_ONE,
         "help": "lite and paper: follow up to this many people, each with its own track id (each "
                 "extra person costs one landmark pass and one IK solve per frame in lite, one "
@@ -245,6 +252,10 @@ def build_stage(name: str, cfg: PipelineConfig,
         replay = cfg.perframe.profile == "replay"
         return FullFrameDetector(0.0 if replay else cfg.perframe.cut_threshold)
     if name == "perframe":
+        if cfg.perframe.person_height and cfg.perframe.profile != "lite":
+            raise ValueError(f"--person-height is for the lite profile (BlazePose does not see a "
+                             f"person's size); the {cfg.perframe.profile} profile takes the shape "
+                             f"from its per-frame estimates")
         if cfg.perframe.profile == "paper":
             from stmocap.realtime.stages.paper import PaperPerFrame, build_paper_models, paper_tracker
 
@@ -260,7 +271,7 @@ def build_stage(name: str, cfg: PipelineConfig,
                 raise ValueError(f"--ik-iterations must be >= 0, got {cfg.perframe.ik_iterations}")
             return IKPerFrame(body_data(cfg.body), IKConfig(iterations=cfg.perframe.ik_iterations,
                                                              aim=cfg.perframe.ik_aim),
-                              cfg.camera, cfg.source.source)
+                              cfg.camera, cfg.source.source, height=cfg.perframe.person_height)
         from stmocap.realtime.stages.perframe import ReplayEstimates
 
         if cfg.perframe.estimates is None:

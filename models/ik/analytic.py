@@ -90,9 +90,12 @@ class AnalyticSolver:
         aim: in [0, 1], the weight of BlazePose's bone direction against the direction from the
             chain's posed joint to the child's target (module docstring); 1 keeps BlazePose's
             directions exactly.
+        betas: a fixed shape ``(K,)`` (a stated height: :mod:`stmocap.models.body.stature`)
+            instead of the bone-length fit.
     """
 
-    def __init__(self, skeleton: Skeleton, shape_ridge: float | None = 0.1, aim: float = 0.5) -> None:
+    def __init__(self, skeleton: Skeleton, shape_ridge: float | None = 0.1, aim: float = 0.5,
+                 betas: np.ndarray | None = None) -> None:
         if not 0.0 <= aim <= 1.0:
             raise ValueError(f"aim must be in [0, 1], got {aim}")
         self.aim = float(aim)
@@ -101,6 +104,7 @@ class AnalyticSolver:
         self.parents = skeleton.parents
         self.children = dict(SWING)
         self.shape_ridge = shape_ridge
+        self.fixed_betas = None if betas is None else np.asarray(betas, np.float64)
         bones = np.stack([self.rest[c] - self.rest[p] for p, c in SHAPE_BONES])  # (P, 3)
         self._rest_len = np.linalg.norm(bones, axis=-1)
         units = bones / self._rest_len[:, None]
@@ -111,6 +115,8 @@ class AnalyticSolver:
         """β ``(K,)`` whose bone lengths best match the targets' (``targets (24, 3)``, per-joint
         ``weights (24,)``; a bone counts with the smaller of its ends' weights)."""
         K = self.basis.shape[-1]
+        if self.fixed_betas is not None:
+            return np.pad(self.fixed_betas, (0, K - len(self.fixed_betas)))[:K]
         if self.shape_ridge is None:
             return np.zeros(K)
         lengths = np.array([np.linalg.norm(targets[c] - targets[p]) for p, c in SHAPE_BONES])

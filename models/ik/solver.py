@@ -185,11 +185,15 @@ class IKSolver:
         return posed
 
     def __call__(self, targets: Tensor, weights: Tensor, init: IKResult | None = None,
-                 iterations: int | None = None) -> IKResult:
+                 iterations: int | None = None, betas: Tensor | None = None) -> IKResult:
         """Solve ``targets (B, 24, 3)`` with per-joint ``weights (B, 24)`` (0 = no target); ``init``
-        (e.g. the previous frame) replaces the analytic start; ``iterations`` overrides the config."""
+        (e.g. the previous frame) replaces the analytic start; ``iterations`` overrides the config;
+        ``betas (B, K)`` the shape to start from without ``init`` (default: the mean body)."""
         B = targets.shape[0]
-        betas = init.betas if init is not None else torch.zeros(B, self.skeleton.num_betas)
+        if init is not None:
+            betas = init.betas
+        elif betas is None:
+            betas = torch.zeros(B, self.skeleton.num_betas)
         rotmats = init.rotmats if init is not None else self.analytic(targets)
         return self.refine(rotmats, betas, targets, weights, iterations)
 

@@ -284,6 +284,12 @@ class IKPerFrame(Stage):
     network's per-frame features H (:func:`blazepose_features` of the track's landmarks, world
     points and box), so ``--temporal net`` can run a lite network on the windows. ``meta
     ["intrinsics"]`` says which intrinsics were used (:meth:`Intrinsics.to_meta`).
+
+    ``height`` (metres, 0: unknown): every person gets the least-norm β of that standing height
+    instead of the bone-length fit, and BlazePose's world landmarks (one body size whoever is
+    filmed) are scaled by that body's skeleton against the mean one before the IK and the
+    placement, so a tall person is posed taller and placed farther away (the features H stay
+    BlazePose's own, as the temporal networks were trained on them).
     """
 
     name = "perframe"
@@ -295,10 +301,20 @@ class IKPerFrame(Stage):
         {"image_size": image_size})})
 
     def __init__(self, body: BodyModelData, ik: IKConfig | None = None,
-                 camera: CameraConfig | None = None, source: str = "") -> None:
-        self.solver = IKSolver(body, ik or IKConfig(iterations=WARM_ITERATIONS))
+                 camera: CameraConfig | None = None, source: str = "", height: float = 0.0) -> None:
+        from stmocap.models.body.stature import betas_for_stature, skeleton_scale
+
+        ik = ik or IKConfig(iterations=WARM_ITERATIONS)
+        self.betas: np.ndarray | None = None
+        self.scale = 1.0
+        if height:
+            self.betas = betas_for_stature(body, height)
+            self.scale = skeleton_scale(body, self.betas)
+            ik = replace(ik, fit_shape=False)
+        self.solver = IKSolver(body, ik)
         # iterations 0: closed form (no L-BFGS), the default
-        self.analytic = (AnalyticSolver(self.solver.skeleton, aim=self.solver.config.aim)
+        self.analytic = (AnalyticSolver(self.solver.skeleton, aim=self.solver.config.aim,
+                                        betas=self.betas)
                          if self.solver.config.iterations == 0 else None)
         self.previous: dict[int, IKResult] = {}
         self.previous_transl: dict[int, np.ndarray] = {}
@@ -311,7 +327,7 @@ class IKPerFrame(Stage):
         vis = landmarks[:, 3]
         # Occluded points still carry BlazePose's best 3D guess: weigh them less, not zero.
         trust = (MIN_TRUST + (1 - MIN_TRUST) * vis).astype(np.float32)
-        targets, weights = joint_targets(world.astype(np.float32), trust)
+        targets, weights = joint_targets((world * self.scale).astype(np.float32), trust)
         if self.analytic is not None:
             sol = self.analytic(targets, weights)
             rotmats, betas, offset, joints = sol.rotmats, sol.betas, sol.offset, sol.model_joints
@@ -320,7 +336,9 @@ class IKPerFrame(Stage):
             # A new track starts from the analytic pose with more iterations; later frames start
             # from the previous solution, a few iterations away.
             ik = self.solver(torch.from_numpy(targets)[None], torch.from_numpy(weights)[None],
-                             init=prev, iterations=COLD_ITERATIONS if prev is None else None)
+                             init=prev, iterations=COLD_ITERATIONS if prev is None else None,
+                             betas=None if self.betas is None else
+                             torch.from_numpy(self.betas.astype(np.float32))[None])
             self.previous[tid] = ik
             rotmats, betas = ik.rotmats[0].numpy(), ik.betas[0].numpy()
             offset, joints = ik.offset[0].numpy(), self.solver.model_joints(ik)[0].numpy()
@@ -361,4 +379,7 @@ class IKPerFrame(Stage):
                   np.zeros((0, 3), np.float32),
                   "feats": blazepose_features(a["landmarks"][:, :, :4], a["world"], a["boxes"], size)
                   if solved else np.zeros((0, FEATURE_DIM), np.float32)}
-        return [msg.derive("estimates", arrays, {**msg.meta, "intrinsics": intr.to_meta()})]
+        meta = {**msg.meta, "intrinsics": intr.to_meta()}
+        if self.betas is not None:
+            meta["shape_given"] = True  # β is the stated height's: the temporal stage keeps it
+        return [msg.derive("estimates", arrays, meta)]

@@ -4,7 +4,8 @@ With an engine (the paper's temporal network, any backend) the window's estimate
 the engine's inputs by name (``win_<input>``) and its 6D pose, β and camera come back per window
 position. Without one, the window's own per-frame estimates pass through, so stitching alone
 averages overlapping windows. Output adds ``win_rot (K, W, J, 3, 3)`` and ``win_lin (K, W, D)``
-(D = β ‖ camera).
+(D = β ‖ camera). Where the per-frame stage was given the person's shape (``meta["shape_given"]``,
+the lite profile's ``--person-height``) the engine's β is replaced by the per-frame one.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ class TemporalStage(Stage):
         if K:
             if self.engine is not None:
                 pose, betas, cam = self._run_engine(arrays)
+                if msg.meta.get("shape_given") and "win_betas" in arrays:
+                    # A stated height (--person-height) fixed β per frame; the lite networks
+                    # were trained on mean bodies and would pull it back to the mean.
+                    betas = arrays["win_betas"]
             else:
                 pose, betas, cam = arrays["win_pose_6d"], arrays["win_betas"], arrays["win_cam"]
             arrays["win_rot"] = rotation_6d_to_matrix(torch.from_numpy(np.ascontiguousarray(pose))

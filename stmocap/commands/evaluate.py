@@ -31,6 +31,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         ClosedLoopConfig,
         camera_table,
         evaluate_clip,
+        given_height,
         markdown_table,
         plot_acceleration,
     )
@@ -40,6 +41,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     cfg = pipeline_config(args, extra={"closed_loop": ClosedLoopConfig})
     loop = build_config(ClosedLoopConfig, args, args.config, "closed_loop")
+    if loop.height_error and not loop.given_height:
+        raise ValueError("--height-error is added to the true height: it needs --given-height")
     motions = load_motions()
     names = select_clips(loop.clips, motions)
     learned = cfg.temporal.temporal == "net"
@@ -61,7 +64,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if loop.camera_distance:
                 scene = replace(scene, distance=loop.camera_distance)
             filmed = reshaped(motion, scene.seed, loop.shape_sigma)
-            results.append(evaluate_clip(filmed, cfg, scene, cache, learned, bar.update,
+            run_cfg = given_height(cfg, filmed, loop.height_error) if loop.given_height else cfg
+            results.append(evaluate_clip(filmed, run_cfg, scene, cache, learned, bar.update,
                                          loop.fov_scale))
     command = "stmocap " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     table = markdown_table(results)

@@ -118,6 +118,20 @@ def test_shape_from_bone_lengths() -> None:
     assert np.median(cos) > 0.3, cos
 
 
+def test_a_given_shape_is_kept_and_fits_its_own_body() -> None:
+    """``betas=`` (a stated height) replaces the bone-length fit: every frame gets that β, and on
+    targets of that very body the posed joints lie nearer them than the mean body's do."""
+    targets, weights, betas = _targets(5, n=4, shape_scale=1.5)
+    for t, w, b in zip(targets, weights, betas, strict=True):
+        sol = AnalyticSolver(SOLVER.skeleton, betas=b)(t, w)
+        np.testing.assert_allclose(sol.betas, b)
+        mean = AnalyticSolver(SOLVER.skeleton, shape_ridge=None)(t, w)
+        err = np.linalg.norm(sol.joints - t, axis=-1)[w > 0].mean()
+        assert err < 0.8 * np.linalg.norm(mean.joints - t, axis=-1)[w > 0].mean()
+    short = AnalyticSolver(SOLVER.skeleton, betas=betas[0][:3])(targets[0], weights[0]).betas
+    np.testing.assert_allclose(short, [*betas[0][:3], *[0.0] * 7])  # fewer components: the rest 0
+
+
 def _noisy(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Targets whose points each moved by N(0, 3 cm) (BlazePose-like: positions regressed
     independently, so bone directions carry errors that add up down a chain)."""
