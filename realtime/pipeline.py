@@ -56,9 +56,9 @@ class PerFrameConfig:
     person_height: float = field(default=0.0, metadata={"check": check_person_height,
         "help": "lite: the filmed person's standing height in metres (e.g. 1.82; 0, the default: "
                 "unknown: the body model's mean, 1.71 m for the free body). BlazePose's "
-                "landmarks do not tell a person's size: given it, the body is posed at that height and placed at the depth it "
-                "implies (docs/lite.md, \"The person's height\"); with --max-people > 1 it is "
-                "everyone's"})
+                "landmarks do not tell a person's size: given it, the body is posed at that "
+                "height and placed at the depth it implies (docs/lite.md, \"The person's "
+                "height\"); with --max-people > 1 it is everyone's"})
     max_people: int = field(default=1, metadata={"check": AT_LEAST_ONE,
         "help": "lite and paper: follow up to this many people, each with its own track id (each "
                 "extra person costs one landmark pass and one IK solve per frame in lite, one "
