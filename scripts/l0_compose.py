@@ -1,0 +1,88 @@
+"""Lookahead 0: a lite network followed by the One-Euro filter, against the filter alone.
+
+    python scripts/l0_compose.py CLIPS CHECKPOINTS FILTER_CUTOFFS NET_CUTOFFS
+    python scripts/l0_compose.py dance_b runs/an/l0_a1000/best.pt,runs/an/l0_a1700/best.pt \
+        0.7,1.0,1.5,2.5,4 1.5,3,6
+
+Each clip is filmed as `stmocap eval --closed-loop` films it (window 16, stride 1, L = 0); prints
+MPJPE / PA-MPJPE / ACC-ERR (24 joints, mm, frame-weighted over the clips) for the filter at each
+``min_cutoff`` alone, each network alone, and each network then the filter at each
+``min_cutoff`` (docs/benchmarks.md, "Lookahead 0 again").
+"""
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from stmocap.evaluation.closed_loop import _joints, clip_camera, per_frame_estimates, render_cached
+from stmocap.evaluation.metrics import accel_error, mpjpe, pa_mpjpe
+from stmocap.groundtruth.motions import load_motions
+from stmocap.groundtruth.scene import SceneConfig
+from stmocap.models.body.model import load_body_model
+from stmocap.realtime.filters import FilterConfig
+from stmocap.realtime.messages import Message
+from stmocap.realtime.pipeline import PipelineConfig, TemporalConfig, build_stage
+from stmocap.realtime.stages.base import EOS, run_chain
+from stmocap.realtime.windows import WindowPlan
+
+from stmocap.cache import cache_root
+
+clips = sys.argv[1].split(",")
+ckpts = sys.argv[2].split(",")
+motions = load_motions()
+order = list(motions)
+body = load_body_model(None)
+cache = cache_root() / "closed-loop"
+base = replace(PipelineConfig(), plan=WindowPlan(window=16, stride=1, lookahead=0))
+data = []
+for name in clips:
+    m = motions[name].looped(90)
+    scene = SceneConfig(seed=order.index(name))
+    video, gt_path = render_cached(m, scene, cache, None)
+    cfg = clip_camera(base, gt_path)
+    with np.load(gt_path) as gt:
+        g = torch.from_numpy(gt["joints3d"]).double()
+    g = (g - g[:, :1]).float()
+    est, _ = per_frame_estimates(video, cfg)
+    data.append((cfg, g, est))
+
+def run(temporal, smoothing):
+    tot = {"mpjpe": 0.0, "pa": 0.0, "acc": 0.0}
+    n = 0
+    for cfg, g, est in data:
+        vcfg = replace(cfg, temporal=temporal, smoothing=smoothing)
+        stages = [build_stage(s, vcfg) for s in ("window", "temporal", "stitch")]
+        got = {}
+        for msg in [*est, Message(kind=EOS, seq=est[-1].seq + 1)]:
+            for o in run_chain(stages, msg):
+                if o.kind == "params" and o.track == 0:
+                    got[o.seq] = (o.arrays["rotmats"], o.arrays["betas"])
+        T = g.shape[0]
+        valid = np.array([t in got for t in range(T)])
+        last = got[min(got)]
+        rot, bet = [], []
+        for t in range(T):
+            last = got.get(t, last)
+            rot.append(last[0])
+            bet.append(last[1])
+        p = _joints(body, np.stack(rot), np.stack(bet))
+        v = torch.from_numpy(valid)
+        k = int(valid.sum())
+        tot["mpjpe"] += k * float(mpjpe(p[v], g[v]).mean())
+        tot["pa"] += k * float(pa_mpjpe(p[v], g[v]).mean())
+        tot["acc"] += k * float(accel_error(p, g, v).mean())
+        n += k
+    return {a: b / n for a, b in tot.items()}
+
+none = TemporalConfig(temporal="none")
+for mc in (float(x) for x in sys.argv[3].split(",")):
+    r = run(none, FilterConfig(min_cutoff=mc))
+    print(f"filter mc={mc:g}: {r['mpjpe']:.1f} / {r['pa']:.1f} / {r['acc']:.1f}", flush=True)
+for ck in ckpts:
+    t = TemporalConfig(temporal="net", checkpoint=Path(ck))
+    r = run(t, FilterConfig(filter="none"))
+    print(f"{ck} raw: {r['mpjpe']:.1f} / {r['pa']:.1f} / {r['acc']:.1f}", flush=True)
+    for mc in (float(x) for x in sys.argv[4].split(",")):
+        r = run(t, FilterConfig(min_cutoff=mc))
+        print(f"{ck} + filter mc={mc:g}: {r['mpjpe']:.1f} / {r['pa']:.1f} / {r['acc']:.1f}", flush=True)
