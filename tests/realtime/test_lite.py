@@ -222,3 +222,52 @@ def test_perframe_translation_is_metric_under_distortion() -> None:
         out = stage.process(msg)[0]
         assert np.abs(out.arrays["transl"][0] - transl).max() < 0.05  # metres, at 3.5 m
         assert Intrinsics.from_meta(out.meta["intrinsics"]) == intr
+
+
+@pytest.mark.parametrize("iterations", [0, 3])
+def test_a_stated_height_poses_and_places_the_person(iterations: int) -> None:
+    """A 1.95 m person at 3.5 m whose world landmarks come mean-sized (BlazePose keeps one size
+    whoever is filmed): told the height, the stage (closed form or L-BFGS) gives that body's β
+    and finds the true depth; not told, the mean body is placed too near by the size ratio."""
+    import torch
+    from stmocap.models.body.free_body import load_body_data
+    from stmocap.models.body.lbs import forward_kinematics
+    from stmocap.models.body.stature import betas_for_stature, skeleton_scale
+    from stmocap.models.camera import Intrinsics, project_points, save_intrinsics_json
+    from stmocap.models.ik.correspondence import landmarks_from_joints
+    from stmocap.models.ik.solver import IKConfig, IKSolver
+    from stmocap.realtime.camera import CameraConfig
+
+    data = load_body_data(None)
+    tall = betas_for_stature(data, 1.95)
+    scale = skeleton_scale(data, tall)
+    intr = Intrinsics(560.0, 560.0, 320.0, 240.0, (640, 480), (0.0,) * 5)
+    solver = IKSolver(data)
+    rot = torch.eye(3).repeat(1, 24, 1, 1)
+    rot[0, 0] = torch.diag(torch.tensor([1.0, -1.0, -1.0]))  # upright in the camera frame
+    rest = solver.skeleton.joints(torch.from_numpy(tall).float()[None])
+    joints = forward_kinematics(rot, rest, solver.skeleton.parents)[0][0].numpy()
+    transl = np.array([0.2, 0.1, 3.5])
+    cam = landmarks_from_joints(joints - joints[0] + transl)
+    px = project_points(cam, intr)
+    lm = np.concatenate([px / [640, 480], cam[:, 2:3], np.ones((33, 2))], 1).astype(np.float32)
+    world = (landmarks_from_joints(joints - joints[0]) / scale).astype(np.float32)  # mean-sized
+    msg = Message(kind="detections", seq=0,
+                  arrays={"track_ids": np.array([0]), "boxes": np.array([[0, 0, 640, 480]], np.float32),
+                          "landmarks": lm[None], "world": world[None]},
+                  meta={"image_size": [640, 480]})
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        camera = CameraConfig(intrinsics=save_intrinsics_json(intr, Path(tmp) / "c.json"))
+        ik = IKConfig(iterations=iterations)
+        told = IKPerFrame(data, ik, camera=camera, height=1.95).process(msg)[0]
+        unknown = IKPerFrame(data, ik, camera=camera).process(msg)[0]
+    np.testing.assert_allclose(told.arrays["betas"][0], tall, atol=1e-5)
+    assert told.meta["shape_given"] and "shape_given" not in unknown.meta
+    # the pelvis in the camera frame = SMPL transl + the rest root (joints[0], unposed root)
+    pelvis_told = told.arrays["transl"][0] + joints[0]
+    assert np.abs(pelvis_told - transl).max() < 0.1  # metres, at 3.5 m
+    pelvis_unknown = unknown.arrays["transl"][0][2] + joints[0][2]
+    assert pelvis_unknown < transl[2] / scale + 0.15  # the mean body, placed too near
+    assert np.abs(unknown.arrays["betas"][0]).max() < 0.3
