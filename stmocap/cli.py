@@ -146,10 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
     motion.add_parser(sub)
     bridge.add_parser(sub)
     models.add_parser(sub)
-    from stmocap.training.cli import add_train_data_parser, add_train_parser, add_train_release_parser
+    from stmocap.training.cli import (
+        add_train_data_parser,
+        add_train_parser,
+        add_train_release_parser,
+        add_train_virtual_parser,
+    )
 
     add_train_parser(sub)
     add_train_data_parser(sub)
+    add_train_virtual_parser(sub)
     add_train_release_parser(sub)
     return parser
 

@@ -151,6 +151,72 @@ def cmd_train_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_virtual(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+    from stmocap.realtime.pipeline import build_stage
+    from stmocap.training.virtual import VirtualConfig, fit_regressor, virtual_table
+    from tqdm import tqdm
+
+    from stmocap.cli import UserError
+    from stmocap.commands.run import pipeline_config
+    from stmocap.config import build_config
+
+    cfg = pipeline_config(args)
+    vcfg = build_config(VirtualConfig, args, args.config, "train_virtual")
+    if cfg.perframe.profile != "lite":
+        raise UserError("train-virtual makes lite-profile pairs: use --profile lite")
+    tables = []
+    for path in args.tables:
+        if not path.is_file():
+            raise UserError(f"--from {path}: file not found (make it with `stmocap train-data`)")
+        with np.load(path) as f:
+            missing = {"features", "joints3D", "joints2D", "pose", "shape", "valid", "vid_name"} - set(f)
+            if missing:
+                raise UserError(f"--from {path}: not a `stmocap train-data` table (no {sorted(missing)})")
+            tables.append({k: f[k] for k in f})
+    reg = fit_regressor(tables)
+    perframe = build_stage("perframe", cfg)
+    total = sum(len(t["valid"]) for t in tables) * vcfg.views
+    with tqdm(total=total, desc="train-virtual", unit="frame", disable=not args.progress) as bar:
+        cols = virtual_table(tables, vcfg, perframe, reg, bar.update)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(args.out.name + ".part.npz")
+    np.savez(tmp, **cols)
+    tmp.replace(args.out)
+    meta = {"kind": "unrendered pairs (stmocap.training.virtual)", "sources": [str(p) for p in args.tables],
+            "config": {k: getattr(vcfg, k) for k in vcfg.__dataclass_fields__},
+            "regressor": reg.summary(), "frames": len(cols["valid"])}
+    args.out.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    print(f"wrote {args.out}: {meta['frames']} unrendered frames from {len(tables)} rendered tables "
+          f"(regressor residual: image {meta['regressor']['image_xy_rms']:.3f} box units, world "
+          f"{meta['regressor']['world_rms_m'] * 1000:.0f} mm RMS) and {args.out.with_suffix('.json').name}")
+    return 0
+
+
+def add_train_virtual_parser(sub: argparse._SubParsersAction) -> None:
+    from stmocap.training.virtual import VirtualConfig
+
+    from stmocap.commands.run import add_pipeline_options
+
+    p = sub.add_parser(
+        "train-virtual", help="make unrendered lite-profile training pairs from rendered ones",
+        description="Fit a regressor from the truth of rendered training tables to BlazePose's "
+                    "features, then turn and time-warp each table's truth motions into new "
+                    "sequences whose virtual BlazePose outputs (regressor + BlazePose's measured "
+                    "noise) go through the lite per-frame stage, as `stmocap train-data` tables "
+                    "(docs/training.md, \"Unrendered pairs\"). No rendering, no BlazePose.")
+    p.add_argument("--out", type=Path, required=True, help="the .npz to write (and a .json beside it)")
+    p.add_argument("--from", dest="tables", type=Path, action="append", required=True,
+                   help="a `stmocap train-data` table (repeatable); only its training clips' truth is used")
+    add_pipeline_options(p)
+    add_dataclass_options(p, VirtualConfig)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                   help="show a progress bar (default: on)")
+    p.set_defaults(func=cmd_train_virtual)
+
+
 def add_train_data_parser(sub: argparse._SubParsersAction) -> None:
     from stmocap.training.generate import GenerateConfig
 
