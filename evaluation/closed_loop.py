@@ -162,8 +162,14 @@ def temporal_variant(estimates: list[Message], cfg: PipelineConfig,
         return {t: (rot[i], betas[i], raw[t][2]) for i, t in enumerate(frames)}
     smoothing = cfg.smoothing if variant == "filtered" else FilterConfig(filter="none")
     temporal = replace(cfg.temporal, temporal="net" if variant == "learned" else "none")
-    vcfg = replace(cfg, smoothing=smoothing, temporal=temporal)
-    stages = [build_stage(n, vcfg) for n in ("window", "temporal", "stitch")]
+    return stream_params(estimates, replace(cfg, smoothing=smoothing, temporal=temporal))
+
+
+def stream_params(estimates: list[Message], cfg: PipelineConfig
+                  ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """``(rotations (24, 3, 3), betas (10,), transl (3,) or None)`` per frame index (track 0) out
+    of ``cfg``'s window, temporal and stitch stages (its temporal model and smoothing as given)."""
+    stages = [build_stage(n, cfg) for n in ("window", "temporal", "stitch")]
     got: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     try:
         for m in [*estimates, Message(kind=EOS, seq=estimates[-1].seq + 1 if estimates else 0)]:
@@ -180,6 +186,17 @@ def _joints(body: Any, rotmats: np.ndarray, betas: np.ndarray) -> torch.Tensor:
     with torch.no_grad():
         j = body(torch.from_numpy(rotmats).float(), torch.from_numpy(betas).float()).joints
     return j - j[:, :1]
+
+
+def held_frames(params: dict[int, tuple[np.ndarray, ...]], T: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rotations (T, 24, 3, 3)``, ``betas (T, 10)`` for frames ``0..T-1`` where undetected frames
+    hold the last estimate (what a client would show; metrics skip them). ``params`` non-empty."""
+    rot, betas, last = [], [], params[min(params)]
+    for t in range(T):
+        last = params.get(t, last)
+        rot.append(last[0])
+        betas.append(last[1])
+    return np.stack(rot), np.stack(betas)
 
 
 def clip_camera(cfg: PipelineConfig, gt_path: Path, fov_scale: float = 1.0) -> PipelineConfig:
@@ -300,13 +317,7 @@ def evaluate_clip(motion: Motion, cfg: PipelineConfig, scene: SceneConfig, cache
         if valid.sum() < 3:
             metrics[variant] = {"mpjpe": float("nan"), "pa_mpjpe": float("nan"), "accel": float("nan")}
             continue
-        # Undetected frames hold the last estimate (what a client would show); metrics skip them.
-        filled_rot, filled_b, last = [], [], params[min(params)]
-        for t in range(T):
-            last = params.get(t, last)
-            filled_rot.append(last[0])
-            filled_b.append(last[1])
-        pred = _joints(body, np.stack(filled_rot), np.stack(filled_b))
+        pred = _joints(body, *held_frames(params, T))
         v = torch.from_numpy(valid)
         metrics[variant] = {
             "mpjpe": float(mpjpe(pred[v], gt_joints[v]).mean()),

@@ -15,15 +15,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from stmocap.evaluation.closed_loop import _joints, clip_camera, per_frame_estimates, render_cached
+from stmocap.evaluation.closed_loop import (
+    _joints,
+    clip_camera,
+    held_frames,
+    per_frame_estimates,
+    render_cached,
+    stream_params,
+)
 from stmocap.evaluation.metrics import accel_error, mpjpe, pa_mpjpe
 from stmocap.groundtruth.motions import load_motions
 from stmocap.groundtruth.scene import SceneConfig
 from stmocap.models.body.model import load_body_model
 from stmocap.realtime.filters import FilterConfig
-from stmocap.realtime.messages import Message
-from stmocap.realtime.pipeline import PipelineConfig, TemporalConfig, build_stage
-from stmocap.realtime.stages.base import EOS, run_chain
+from stmocap.realtime.pipeline import PipelineConfig, TemporalConfig
 from stmocap.realtime.windows import WindowPlan
 
 from stmocap.cache import cache_root
@@ -51,22 +56,10 @@ def run(temporal, smoothing):
     tot = {"mpjpe": 0.0, "pa": 0.0, "acc": 0.0}
     n = 0
     for cfg, g, est in data:
-        vcfg = replace(cfg, temporal=temporal, smoothing=smoothing)
-        stages = [build_stage(s, vcfg) for s in ("window", "temporal", "stitch")]
-        got = {}
-        for msg in [*est, Message(kind=EOS, seq=est[-1].seq + 1)]:
-            for o in run_chain(stages, msg):
-                if o.kind == "params" and o.track == 0:
-                    got[o.seq] = (o.arrays["rotmats"], o.arrays["betas"])
+        got = stream_params(est, replace(cfg, temporal=temporal, smoothing=smoothing))
         T = g.shape[0]
         valid = np.array([t in got for t in range(T)])
-        last = got[min(got)]
-        rot, bet = [], []
-        for t in range(T):
-            last = got.get(t, last)
-            rot.append(last[0])
-            bet.append(last[1])
-        p = _joints(body, np.stack(rot), np.stack(bet))
+        p = _joints(body, *held_frames(got, T))
         v = torch.from_numpy(valid)
         k = int(valid.sum())
         tot["mpjpe"] += k * float(mpjpe(p[v], g[v]).mean())
