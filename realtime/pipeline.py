@@ -95,6 +95,14 @@ class PerFrameConfig:
                 "is faster, docs/benchmarks.md)"})
 
 
+def person_height_problem(perframe: PerFrameConfig) -> str | None:
+    """Why ``--person-height`` cannot be used with this per-frame config (None: it can)."""
+    if perframe.person_height and perframe.profile != "lite":
+        return (f"--person-height is for the lite profile (BlazePose does not see a person's size); "
+                f"--profile {perframe.profile} takes the shape from its per-frame estimates")
+    return None
+
+
 @dataclass(frozen=True)
 class TemporalConfig:
     """The temporal model run on every window."""
@@ -252,10 +260,9 @@ def build_stage(name: str, cfg: PipelineConfig,
         replay = cfg.perframe.profile == "replay"
         return FullFrameDetector(0.0 if replay else cfg.perframe.cut_threshold)
     if name == "perframe":
-        if cfg.perframe.person_height and cfg.perframe.profile != "lite":
-            raise ValueError(f"--person-height is for the lite profile (BlazePose does not see a "
-                             f"person's size); the {cfg.perframe.profile} profile takes the shape "
-                             f"from its per-frame estimates")
+        problem = person_height_problem(cfg.perframe)
+        if problem:
+            raise ValueError(problem)
         if cfg.perframe.profile == "paper":
             from stmocap.realtime.stages.paper import PaperPerFrame, build_paper_models, paper_tracker
 

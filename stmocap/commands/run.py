@@ -59,10 +59,11 @@ def check_combinations(cfg: Any) -> None:
     t = cfg.temporal
     if t.precision == "fp16" and not t.device.startswith("cuda"):
         raise UserError(f"--precision fp16 needs --device cuda (engines on {t.device} run fp32)")
-    if cfg.perframe.person_height and cfg.perframe.profile != "lite":
-        raise UserError(f"--person-height is for the lite profile (BlazePose does not see a "
-                        f"person's size); --profile {cfg.perframe.profile} takes the shape from "
-                        f"its per-frame estimates")
+    from stmocap.realtime.pipeline import person_height_problem
+
+    problem = person_height_problem(cfg.perframe)
+    if problem:
+        raise UserError(problem)
     if cfg.perframe.profile == "replay" and cfg.perframe.estimates is None:
         raise UserError("--profile replay needs --estimates FILE.npz (per-frame pose_6d, betas, cam)")
     if cfg.perframe.profile == "paper" and not cfg.perframe.random_weights:
