@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from stmocap.engines.artifact import sha256_file
 from stmocap.engines.base import TensorSpec
-from stmocap.models.blazepose.graph import LANDMARK_OUTPUTS
+from stmocap.models.blazepose.graph import LANDMARK_EMBEDDING, LANDMARK_OUTPUTS
 from torch import Tensor, nn
 
 RANDOM_SEED = 0
@@ -131,20 +131,23 @@ class _GraphExport(nn.Module):
 
 
 def _build_blazepose(name: str, size: int, outputs: tuple[tuple[str, tuple[int, ...]], ...],
-                     value_range: tuple[float, float], keep: tuple[int, ...] | None = None
+                     value_range: tuple[float, float], keep: tuple[int, ...] | None = None,
+                     taps: tuple[int, ...] = (), model: str = ""
                      ) -> Callable[[str, Path | None], BuiltModel]:
-    """``outputs``: names and shapes of the graph outputs kept; ``keep``: their positions among
-    the graph's outputs (default: all of them, in order)."""
+    """``outputs``: names and shapes of the graph outputs kept, then of the internal tensors
+    ``taps``; ``keep``: the outputs' positions among the graph's outputs (default: all of them,
+    in order); ``model``: the catalogue name (default ``blazepose-<detection|landmark>``)."""
 
     def build(preset: str, checkpoint: Path | None) -> BuiltModel:
         from stmocap.models.blazepose.graph import load_graph
 
-        graph = load_graph(name, checkpoint, keep)
+        graph = load_graph(name, checkpoint, keep, taps)
         source = sha256_file(checkpoint) if checkpoint else f"blazepose-{name}-mediapipe-0.10.21"
         inputs = (TensorSpec("image", "float32", ("batch", size, size, 3)),)
         outs = tuple(TensorSpec(n, "float32", ("batch", *shape)) for n, shape in outputs)
-        return BuiltModel(f"blazepose-{name.split('_')[1]}", preset, _GraphExport(graph).eval(),
-                          inputs, outs, {"graph": name, "input": [size, size, 3]}, None, source,
+        config = {"graph": name, "input": [size, size, 3], **({"taps": list(taps)} if taps else {})}
+        return BuiltModel(model or f"blazepose-{name.split('_')[1]}", preset,
+                          _GraphExport(graph).eval(), inputs, outs, config, None, source,
                           {"image": value_range})
 
     return build
@@ -318,6 +321,13 @@ CATALOG: dict[str, CatalogEntry] = {
         _build_blazepose("pose_landmark_full", 256, (
             ("landmarks", (195,)), ("pose_flag", (1,)), ("heatmap", (64, 64, 39)),
             ("world_landmarks", (117,))), (0.0, 1.0), LANDMARK_OUTPUTS)),
+    "blazepose-landmark-embedding": CatalogEntry(
+        "blazepose-landmark-embedding", "the BlazePose landmark model that also returns its last "
+        "shared feature map (2×2×288, what every head reads; lite --landmark-embedding)", ("full",),
+        _build_blazepose("pose_landmark_full", 256, (
+            ("landmarks", (195,)), ("pose_flag", (1,)), ("heatmap", (64, 64, 39)),
+            ("world_landmarks", (117,)), ("embedding", (2, 2, 288))), (0.0, 1.0),
+            LANDMARK_OUTPUTS, (LANDMARK_EMBEDDING,), "blazepose-landmark-embedding")),
     "cse-backbone": CatalogEntry(
         "cse-backbone", "DensePose-CSE ResNet-FPN backbone: padded normalised BGR image → p2..p6",
         ("tiny", "R_50_FPN", "R_101_FPN"), _build_cse_backbone),

@@ -23,6 +23,11 @@ NHWC_TO_NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1, -1: 1}
 LANDMARK_OUTPUTS = (0, 1, 3, 4)
 """The ``pose_landmark_full`` outputs stmocap uses: landmarks, pose flag, heatmap, world landmarks
 (output 2, the person segmentation, is not computed)."""
+LANDMARK_EMBEDDING = 335
+"""Tensor id of ``pose_landmark_full``'s last shared feature map ``(1, 2, 2, 288)``: the landmark,
+pose-flag and world-landmark heads are 2×2 convolutions on it, so its 1,152 values are everything
+those outputs are read from (the lite temporal network can take them as extra features)."""
+EMBEDDING_SIZE = 2 * 2 * 288
 
 
 def _act(x: Tensor, act: str) -> Tensor:
@@ -69,14 +74,19 @@ class TFLiteGraph(nn.Module):
     """Run a converted graph. ``forward(x_nhwc)`` returns the graph outputs (NHWC for 4-D ones).
 
     ``outputs``: positions of the graph outputs to compute and return (default: all); operators
-    that only feed the others are dropped, weights and all.
+    that only feed the others are dropped, weights and all. ``taps``: ids of internal tensors
+    returned after them (e.g. :data:`LANDMARK_EMBEDDING`).
     """
 
     def __init__(self, graph: dict[str, Any], constants: dict[str, np.ndarray],
-                 outputs: Sequence[int] | None = None) -> None:
+                 outputs: Sequence[int] | None = None, taps: Sequence[int] = ()) -> None:
         super().__init__()
-        if outputs is not None:
-            picked = [graph["outputs"][i] for i in outputs]
+        if outputs is not None or taps:
+            kept = range(len(graph["outputs"])) if outputs is None else outputs
+            picked = [graph["outputs"][i] for i in kept] + [int(t) for t in taps]
+            unknown = [t for t in taps if str(t) not in graph["shapes"]]
+            if unknown:
+                raise ValueError(f"no tensor {unknown} in this graph")
             graph = {**graph, "outputs": picked, "ops": needed_ops(graph["ops"], picked)}
         self.spec = graph
         self.ops: list[dict[str, Any]] = graph["ops"]
@@ -176,13 +186,14 @@ class TFLiteGraph(nn.Module):
         return tuple(outs)
 
 
-def load_graph(name: str, path: Path | None = None, outputs: Sequence[int] | None = None
-               ) -> TFLiteGraph:
+def load_graph(name: str, path: Path | None = None, outputs: Sequence[int] | None = None,
+               taps: Sequence[int] = ()) -> TFLiteGraph:
     """Load ``pose_detection`` or ``pose_landmark_full`` (shipped in the package) or ``path``;
-    ``outputs``: which graph outputs to keep (see :class:`TFLiteGraph`)."""
+    ``outputs``: which graph outputs to keep, ``taps``: internal tensors to return after them
+    (see :class:`TFLiteGraph`)."""
     if path is None:
         path = Path(str(resources.files("stmocap.models.blazepose") / "data" / f"{name}.npz"))
     with np.load(path) as data:
         graph = json.loads(str(data["graph"]))
         constants = {k: data[k] for k in data.files if k != "graph"}
-    return TFLiteGraph(graph, constants, outputs).eval()
+    return TFLiteGraph(graph, constants, outputs, taps).eval()

@@ -58,3 +58,30 @@ def test_kept_outputs_are_computed_alone_and_unchanged() -> None:
     assert len(some) == len(LANDMARK_OUTPUTS)
     for j, out in zip(LANDMARK_OUTPUTS, some, strict=True):
         torch.testing.assert_close(out, every[j], rtol=0, atol=0)
+
+
+def test_the_embedding_tap_is_what_the_heads_read() -> None:
+    """The tapped feature map leaves the other outputs unchanged, and the landmark and world heads
+    (2×2 convolutions) applied to it by hand give those outputs: it holds all they are read from."""
+    from stmocap.models.blazepose.graph import EMBEDDING_SIZE, LANDMARK_EMBEDDING
+
+    plain = load_graph("pose_landmark_full", outputs=LANDMARK_OUTPUTS)
+    tapped = load_graph("pose_landmark_full", outputs=LANDMARK_OUTPUTS, taps=(LANDMARK_EMBEDDING,))
+    x = torch.from_numpy(np.load(DATA / "pose_landmark_full_reference.npz")["input"])
+    with torch.no_grad():
+        want, got = plain(x), tapped(x)
+    assert len(got) == len(want) + 1
+    for a, b in zip(want, got, strict=False):
+        assert torch.equal(a, b)
+    emb = got[-1]
+    assert emb.shape == (1, 2, 2, 288) and emb.numel() == EMBEDDING_SIZE
+    assert float(emb.min()) >= 0.0 and float(emb.max()) <= 6.0  # after a ReLU6
+    heads = {op["outputs"][0]: op for op in tapped.ops if op["inputs"][0] == LANDMARK_EMBEDDING}
+    for conv_out, out in ((336, got[0]), (338, got[3])):  # landmarks (195), world (117)
+        op = heads[conv_out]
+        w = tapped._get(f"w{op['inputs'][1]}")  # (O, 288, 2, 2)
+        b = tapped._get(f"b{op['inputs'][2]}")
+        by_hand = torch.einsum("ochw,hwc->o", w, emb[0]) + b
+        torch.testing.assert_close(by_hand, out.reshape(-1), rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="no tensor"):
+        load_graph("pose_landmark_full", taps=(999_999,))
