@@ -59,6 +59,11 @@ class PerFrameConfig:
                 "landmarks do not tell a person's size: given it, the body is posed at that "
                 "height and placed at the depth it implies (docs/lite.md, \"The person's "
                 "height\"); with --max-people > 1 it is everyone's"})
+    landmark_embedding: bool = field(default=False, metadata={
+        "help": "lite: also send the BlazePose landmark network's last shared feature map (1,152 "
+                "values per person) as features H of the temporal network, after the 231 landmark "
+                "values (for a --checkpoint trained on them, `stmocap train-data "
+                "--landmark-embedding`, it is turned on by itself; docs/training.md)"})
     max_people: int = field(default=1, metadata={"check": AT_LEAST_ONE,
         "help": "lite and paper: follow up to this many people, each with its own track id (each "
                 "extra person costs one landmark pass and one IK solve per frame in lite, one "
@@ -214,6 +219,33 @@ def resolve_shipped_temporal(cfg: PipelineConfig) -> PipelineConfig:
                    smoothing=replace(cfg.smoothing, filter="none"))
 
 
+def landmark_embedding_for(cfg: PipelineConfig) -> bool:
+    """Whether the lite detect stage must send the landmark network's embedding: asked for with
+    ``--landmark-embedding``, or the temporal ``--checkpoint`` reads H of 231 + 1,152 values (a
+    network trained on ``train-data --landmark-embedding`` tables). Raises ``ValueError`` where
+    the option and the checkpoint disagree. ``cfg`` must be resolved
+    (:func:`resolve_shipped_temporal`)."""
+    from stmocap.models.temporal.features import EMBEDDING_DIM, FEATURE_DIM
+
+    asked = cfg.perframe.landmark_embedding
+    t = cfg.temporal
+    if cfg.perframe.profile != "lite" or t.temporal != "net" or t.checkpoint is None:
+        return asked
+    import torch
+
+    try:
+        blob = torch.load(t.checkpoint, map_location="cpu", weights_only=True)
+        width = int(blob["config"]["feat_channels"])
+    except Exception:  # not a readable checkpoint: the temporal stage says what is wrong with it
+        return asked
+    if width == FEATURE_DIM + EMBEDDING_DIM:
+        return True
+    if asked and width == FEATURE_DIM:
+        raise ValueError(f"--landmark-embedding: {t.checkpoint} reads the {FEATURE_DIM} landmark "
+                         "features only (it was trained without the embedding); drop the option")
+    return asked
+
+
 def body_data(cfg: BodyConfig):  # type: ignore[no-untyped-def]
     """The body model's arrays: the user's SMPL file, else the built-in free body."""
     from stmocap.models.body.free_body import load_body_data
@@ -253,7 +285,8 @@ def build_stage(name: str, cfg: PipelineConfig,
 
             p = cfg.perframe
             return BlazePoseDetect(cfg.temporal.engine, cfg.temporal.device, p.smooth_landmarks,
-                                   p.max_people, p.detector, p.detect_every, p.cut_threshold)
+                                   p.max_people, p.detector, p.detect_every, p.cut_threshold,
+                                   embedding=landmark_embedding_for(cfg))
         from stmocap.realtime.stages.detect import FullFrameDetector
 
         # Replayed estimates were made already; their video only paces them.

@@ -74,13 +74,18 @@ class Detection:
 @dataclass(frozen=True)
 class PoseResult:
     """One person: ``landmarks (33, 5)`` = x, y, z (normalised), visibility, presence;
-    ``world (33, 3)`` metres; the ROI used; the pose flag (probability a person is in the ROI)."""
+    ``world (33, 3)`` metres; the ROI used; the pose flag (probability a person is in the ROI);
+    with a landmarker that returns it, ``embedding (1152,)``: the landmark network's last shared
+    feature map (2×2×288, NHWC order) on this crop, and ``embedding_mirrored (1152,)`` the same on
+    the crop flipped left–right (training data only, for mirrored copies)."""
 
     landmarks: np.ndarray
     world: np.ndarray
     roi: Roi
     flag: float
     aux: np.ndarray  # (6, 3) auxiliary landmarks 33-38 (normalised), used for tracking
+    embedding: np.ndarray | None = None
+    embedding_mirrored: np.ndarray | None = None
 
 
 def ssd_anchors() -> np.ndarray:
@@ -186,14 +191,17 @@ class BlazePose:
             (``smooth_landmarks``, :mod:`stmocap.models.blazepose.smoothing`). With ``track`` the
             points that place the next ROI are smoothed either way, as in mediapipe. Both need
             timestamps (``__call__(t=…)``, default: frames 1/30 s apart).
+        mirrored_embedding: with a landmarker that returns the embedding (a fifth output), also
+            run it on the crop flipped left–right (one more landmark pass per person and frame).
     """
 
     def __init__(self, min_detection: float = 0.5, min_tracking: float = 0.5, track: bool = True,
                  detector: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
                  landmarker: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
-                 smooth: bool = True) -> None:
+                 smooth: bool = True, mirrored_embedding: bool = False) -> None:
         self.detector = detector or load_graph("pose_detection")
         self.landmarker = landmarker or load_graph("pose_landmark_full", outputs=LANDMARK_OUTPUTS)
+        self.mirrored_embedding = mirrored_embedding
         self.anchors = ssd_anchors()
         self.min_detection = min_detection
         self.min_tracking = min_tracking
@@ -237,7 +245,12 @@ class BlazePose:
         crop = _warp(image, roi, LM_SIZE, replicate=True)
         x = torch.from_numpy(crop.astype(np.float32) / 255.0)[None]
         with torch.no_grad():
-            lm, flag, heatmap, world = (t[0].numpy() for t in self.landmarker(x))
+            lm, flag, heatmap, world, *tap = (t[0].numpy() for t in self.landmarker(x))
+            embedding = mirrored = None
+            if tap:
+                embedding = tap[0].reshape(-1).astype(np.float32)
+                if self.mirrored_embedding:
+                    mirrored = self.landmarker(x.flip(2))[4][0].numpy().reshape(-1).astype(np.float32)
         lm = lm.reshape(39, 5).astype(np.float64)
         xyz = lm[:, :3] / LM_SIZE
         xyz[:, :2] = refine_from_heatmap(xyz[:, :2], heatmap)
@@ -252,7 +265,8 @@ class BlazePose:
         wl = world.reshape(39, 3).astype(np.float64)
         world_rot = np.stack([c * wl[:, 0] - s * wl[:, 1], s * wl[:, 0] + c * wl[:, 1], wl[:, 2]], 1)
         landmarks = np.concatenate([norm[:33], vis[:33, None], pres[:33, None]], 1)
-        return PoseResult(landmarks, world_rot[:33], roi, float(flag.reshape(-1)[0]), norm[33:])
+        return PoseResult(landmarks, world_rot[:33], roi, float(flag.reshape(-1)[0]), norm[33:],
+                          embedding, mirrored)
 
     def __call__(self, image: np.ndarray, t: float | None = None) -> PoseResult | None:
         """The person in ``image`` (RGB uint8) or ``None``; ``t``: capture time in seconds (for

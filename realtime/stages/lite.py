@@ -32,7 +32,8 @@ from stmocap.models.ik.correspondence import TARGET_JOINTS, joint_targets
 from stmocap.models.ik.solver import IKConfig, IKResult, IKSolver, fit_weak_perspective
 from stmocap.models.people.base import PersonDetector
 from stmocap.models.rotations import matrix_to_rotation_6d
-from stmocap.models.temporal.features import FEATURE_DIM, blazepose_features
+from stmocap.models.temporal.features import EMBEDDING_DIM as EMBEDDING_SIZE
+from stmocap.models.temporal.features import lite_features
 from stmocap.realtime.camera import CameraConfig, IntrinsicsResolver
 from stmocap.realtime.messages import Message, content_time
 from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, image_size, schemas
@@ -189,7 +190,10 @@ class BlazePoseDetect(Stage):
     ``detections`` arrays (``T`` tracked people, sorted by id): ``track_ids (T,)``, ``boxes (T, 4)``
     (square around the visible 2D landmarks, enlarged by 20 %), ``landmarks (T, 33, 5)`` (x, y
     normalised to the image, z, visibility, presence) and ``world (T, 33, 3)`` (metres,
-    hip-centred, camera orientation). The image itself is not forwarded: nothing downstream needs it.
+    hip-centred, camera orientation); with ``embedding``, ``embedding (T, 1152)``: the landmark
+    network's last shared feature map on each person's crop (and with ``mirrored_embedding``,
+    for training data, ``embedding_mirrored (T, 1152)`` on the crop flipped left–right). The image
+    itself is not forwarded: nothing downstream needs it.
 
     ``max_people`` 1 (the default) follows one person as mediapipe does (id 0, the detector runs
     only when tracking starts or is lost); more, or a ``detector`` of the user's (an ONNX file,
@@ -205,19 +209,23 @@ class BlazePoseDetect(Stage):
 
     def __init__(self, backend: str = "auto", device: str = "cpu", smooth: bool = True,
                  max_people: int = 1, detector: Path | None = None, detect_every: int = 10,
-                 cut_threshold: float = 0.0) -> None:
+                 cut_threshold: float = 0.0, embedding: bool = False,
+                 mirrored_embedding: bool = False) -> None:
         from stmocap.engines.factory import open_model_engine
         from stmocap.realtime.cuts import CutDetector
 
         self.cuts = CutDetector(cut_threshold)
-
+        self.embedding = embedding or mirrored_embedding
+        self.mirrored_embedding = mirrored_embedding
+        landmark = "blazepose-landmark-embedding" if self.embedding else "blazepose-landmark"
         # backend "auto" (resolved by the factory): ONNX Runtime when installed, ≈3× faster on CPU.
         self.engines = [open_model_engine(n, "full", backend=backend, device=device)
-                        for n in ("blazepose-detection", "blazepose-landmark")]
+                        for n in ("blazepose-detection", landmark)]
         for engine in self.engines:  # first-call costs (allocation, kernels) before frame 0
             engine.warmup(calls=1)
         self.pose = BlazePose(detector=engine_network(self.engines[0]),
-                              landmarker=engine_network(self.engines[1]), smooth=smooth)
+                              landmarker=engine_network(self.engines[1]), smooth=smooth,
+                              mirrored_embedding=mirrored_embedding)
         self.people: PeopleFollower | None = None
         if max_people > 1 or detector is not None:
             from stmocap.models.people.onnx_detector import OnnxPersonDetector
@@ -263,6 +271,12 @@ class BlazePoseDetect(Stage):
                   "boxes": np.array([f[2] for f in found], np.float32).reshape(-1, 4),
                   "landmarks": np.array([f[1].landmarks for f in found], np.float32).reshape(-1, 33, 5),
                   "world": np.array([f[1].world for f in found], np.float32).reshape(-1, 33, 3)}
+        if self.embedding:
+            arrays["embedding"] = np.array([f[1].embedding for f in found],
+                                           np.float32).reshape(-1, EMBEDDING_SIZE)
+        if self.mirrored_embedding:
+            arrays["embedding_mirrored"] = np.array([f[1].embedding_mirrored for f in found],
+                                                    np.float32).reshape(-1, EMBEDDING_SIZE)
         if found:
             flags = [f[1].flag for f in found]
             meta["pose_flag"] = flags[0] if self.people is None else flags
@@ -281,8 +295,10 @@ class IKPerFrame(Stage):
     2D landmarks under the run's intrinsics (warm-started per track), then the IK body's offset in
     their frame; the weak-perspective
     ``cam`` of the box is kept for models that take it. ``feats (T, 231)`` are the lite temporal
-    network's per-frame features H (:func:`blazepose_features` of the track's landmarks, world
-    points and box), so ``--temporal net`` can run a lite network on the windows. ``meta
+    network's per-frame features H (:func:`~stmocap.models.temporal.features.blazepose_features`
+    of the track's landmarks, world points and box), so ``--temporal net`` can run a lite network
+    on the windows; ``(T, 1383)`` when the detections carry the landmark network's ``embedding
+    (T, 1152)`` (``--landmark-embedding``), appended after them. ``meta
     ["intrinsics"]`` says which intrinsics were used (:meth:`Intrinsics.to_meta`).
 
     ``height`` (metres, 0: unknown): every person gets the least-norm β of that standing height
@@ -377,8 +393,8 @@ class IKPerFrame(Stage):
                   "cam": np.stack([s[2] for s in solved]) if solved else np.zeros((0, 3), np.float32),
                   "transl": np.stack([s[3] for s in solved]) if solved else
                   np.zeros((0, 3), np.float32),
-                  "feats": blazepose_features(a["landmarks"][:, :, :4], a["world"], a["boxes"], size)
-                  if solved else np.zeros((0, FEATURE_DIM), np.float32)}
+                  "feats": lite_features(a["landmarks"], a["world"], a["boxes"], size,
+                                         a.get("embedding"))}
         meta = {**msg.meta, "intrinsics": intr.to_meta()}
         if self.betas is not None:
             meta["shape_given"] = True  # β is the stated height's: the temporal stage keeps it

@@ -271,3 +271,46 @@ def test_a_stated_height_poses_and_places_the_person(iterations: int) -> None:
     pelvis_unknown = unknown.arrays["transl"][0][2] + joints[0][2]
     assert pelvis_unknown < transl[2] / scale + 0.15  # the mean body, placed too near
     assert np.abs(unknown.arrays["betas"][0]).max() < 0.3
+
+
+def test_a_network_trained_on_the_landmark_embedding_gets_it(tmp_path: Path) -> None:
+    """A lite checkpoint whose H is 231 + 1,152 values turns ``--landmark-embedding`` on by itself:
+    the detect stage sends the landmark network's feature map, the per-frame stage appends it to
+    the landmark features, and the graph runs the network on them end to end. Asking for the
+    embedding with a 231-feature checkpoint is refused with the reason."""
+    from dataclasses import replace
+
+    from skimage import data
+    from stmocap.models.temporal.checkpoint import save_checkpoint
+    from stmocap.models.temporal.config import LITE
+    from stmocap.models.temporal.features import FEATURE_DIM
+    from stmocap.models.temporal.network import TemporalNet
+    from stmocap.realtime.pipeline import (
+        PerFrameConfig,
+        PipelineConfig,
+        TemporalConfig,
+        build_stage,
+        landmark_embedding_for,
+    )
+
+    wide = save_checkpoint(TemporalNet(replace(LITE, feat_channels=FEATURE_DIM + 1152)),
+                           tmp_path / "wide.pt")
+    narrow = save_checkpoint(TemporalNet(LITE), tmp_path / "narrow.pt")
+    cfg = PipelineConfig(temporal=TemporalConfig(temporal="net", checkpoint=wide))
+    assert landmark_embedding_for(cfg)
+    assert not landmark_embedding_for(replace(cfg, temporal=TemporalConfig(temporal="none")))
+    asked = replace(cfg, perframe=PerFrameConfig(landmark_embedding=True))
+    with pytest.raises(ValueError, match="trained without the embedding"):
+        landmark_embedding_for(replace(asked, temporal=replace(cfg.temporal, checkpoint=narrow)))
+    detect = build_stage("detect", cfg)
+    try:
+        det = run_chain([detect], _frame(data.astronaut()))[0]
+    finally:
+        detect.close()
+    assert det.arrays["embedding"].shape == (1, 1152)
+    out = run_chain([IKPerFrame(make_synthetic_body())], det)[0]
+    feats = out.arrays["feats"]
+    assert feats.shape == (1, FEATURE_DIM + 1152)
+    np.testing.assert_array_equal(feats[0, FEATURE_DIM:], det.arrays["embedding"][0])
+    poses = _lite_graph_poses(18, TemporalConfig(temporal="net", checkpoint=wide))
+    assert [m.frame_index for m in poses] == list(range(18))

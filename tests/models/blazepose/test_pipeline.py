@@ -8,6 +8,7 @@ scikit-image's ``astronaut``, both shipped inside those packages.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import cv2
@@ -102,3 +103,33 @@ def test_video_smoothing_steadies_a_still_person() -> None:
 
     raw, smoothed = jitter(False), jitter(True)
     assert smoothed[0] < 0.7 * raw[0] and smoothed[1] < 0.75 * raw[1], (raw, smoothed)
+
+
+def test_the_mirrored_embedding_is_the_mirrored_frames() -> None:
+    """``mirrored_embedding``: the embedding of the crop flipped left–right is the one BlazePose
+    computes on the flipped photo at the mirrored region, what a mirrored training copy needs;
+    the landmarks are the same as without the tap."""
+    from stmocap.models.blazepose.graph import LANDMARK_EMBEDDING, LANDMARK_OUTPUTS, load_graph
+    from stmocap.models.blazepose.pipeline import Roi
+
+    tapped = load_graph("pose_landmark_full", outputs=LANDMARK_OUTPUTS, taps=(LANDMARK_EMBEDDING,))
+    pose = BlazePose(track=False, landmarker=tapped, mirrored_embedding=True)
+    img = _image("astronaut")
+    w = img.shape[1]
+    result = pose(img)
+    assert result is not None and result.embedding is not None
+    assert result.embedding.shape == result.embedding_mirrored.shape == (1152,)
+    plain = BlazePose(track=False)(img)
+    np.testing.assert_allclose(result.landmarks, plain.landmarks, atol=1e-6)
+    assert plain.embedding is None
+    roi = result.roi
+    # The crop flipped is exactly the flipped photo's crop at the mirrored region one crop pixel
+    # along its x axis (the crop maps pixel corners, 0..256, not centres).
+    step, turn = roi.size / 256, -roi.rotation
+    mirrored_roi = Roi(w - 1 - roi.cx + step * math.cos(turn), roi.cy + step * math.sin(turn),
+                       roi.size, turn)
+    flipped = pose.landmarks(np.ascontiguousarray(img[:, ::-1]), mirrored_roi)
+    a, b = result.embedding_mirrored, flipped.embedding
+    assert np.linalg.norm(a - b) / np.linalg.norm(b) < 1e-3
+    # and it is not the unflipped one (the person is not left–right symmetric)
+    assert np.linalg.norm(result.embedding - b) / np.linalg.norm(b) > 0.1
