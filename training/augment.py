@@ -54,12 +54,25 @@ def mirror_table(table: FrameTable) -> FrameTable:
     """Every video of ``table`` mirrored left–right (video names get ``|mirrored``).
 
     Needs the lite profile's vector features and SMPL's 24 joints (the layouts it knows how to
-    mirror); β is kept (the body model is left–right symmetric to 2.5 mm).
+    mirror); β is kept (the body model is left–right symmetric to 2.5 mm). Features after the 231
+    landmark values (the landmark embedding) are swapped with ``table.mirrored_tail``, what the
+    landmark network saw on the flipped crop.
     """
     J = len(SMPL_MIRROR)
-    if table.features.ndim != 2 or table.features.shape[1] != LANDMARKS * 7:
-        raise ValueError(f"mirroring needs the lite profile's {LANDMARKS * 7} BlazePose features per "
+    width = LANDMARKS * 7
+    if table.features.ndim != 2 or table.features.shape[1] < width:
+        raise ValueError(f"mirroring needs the lite profile's {width} BlazePose features per "
                          f"frame, got {table.features.shape[1:]}")
+    extra = table.features.shape[1] - width
+    tail = table.mirrored_tail
+    if extra and (tail is None or tail.shape[1] != extra):
+        raise ValueError(f"mirroring features wider than the {width} landmark values needs their "
+                         f"mirrored copy (an 'embedding_mirrored' column of {extra} values, as "
+                         f"`stmocap train-data --landmark-embedding` writes); this table has "
+                         f"{'none' if tail is None else tail.shape[1]}")
+    features = mirror_features(table.features[:, :width])
+    if extra:
+        features = np.concatenate([features, tail], axis=1)
     if table.init_pose_6d.shape[1] != J * 6:
         raise ValueError(f"mirroring needs {J} SMPL joints, got a pose of {table.init_pose_6d.shape[1]}")
     init = _mirror_rotations_6d(table.init_pose_6d.reshape(-1, J, 6)).reshape(len(table), -1)
@@ -73,6 +86,7 @@ def mirror_table(table: FrameTable) -> FrameTable:
         if value is not None:
             truth[name] = _mirror_points(value, SMPL_MIRROR) if value.shape[1] == J else None
     return replace(table, vid_name=np.char.add(table.vid_name.astype(str), MIRROR_SUFFIX),
-                   features=mirror_features(table.features).astype(np.float32),
+                   features=features.astype(np.float32),
+                   mirrored_tail=np.array(table.features[:, width:]) if extra else None,
                    init_pose_6d=init.astype(np.float32), init_cam=cam, **truth,
                    source=table.source + MIRROR_SUFFIX)

@@ -49,6 +49,10 @@ class FrameTable:
         joints3d: ``(N, K3, 3)`` float32 truth joints in metres (camera frame), or None.
         joints2d: ``(N, K2, 3)`` float32 truth keypoints, crop-normalised ``[-1, 1]`` x, y and a
             confidence, or None.
+        mirrored_tail: ``(N, E)`` float32, the features after the 231 BlazePose values (the
+            landmark network's embedding, ``embedding_mirrored`` in stmocap files) of the frame
+            mirrored left–right, or None; :func:`~stmocap.training.augment.mirror_table` needs it
+            when H is wider than the landmarks.
         has_init: False when the file had no initialisation and the mean parameters stand in.
         source: the file the table was read from.
     """
@@ -64,6 +68,7 @@ class FrameTable:
     betas: np.ndarray | None = None
     joints3d: np.ndarray | None = None
     joints2d: np.ndarray | None = None
+    mirrored_tail: np.ndarray | None = None
     has_init: bool = True
     source: str = ""
 
@@ -174,7 +179,8 @@ def table_from_columns(db: dict[str, Any], path: Path, feature_key: str = "featu
         valid=np.array(valid),
         pose_6d=None if pose is None else _pose_to_6d(pose, joints),
         betas=None if shape is None else f32(shape[:, :betas]),
-        joints3d=f32(j3d), joints2d=f32(j2d), has_init=has_init, source=str(path))
+        joints3d=f32(j3d), joints2d=f32(j2d), mirrored_tail=f32(col("embedding_mirrored")),
+        has_init=has_init, source=str(path))
 
 
 def read_vibe_db(path: Path, feature_key: str = "features", bbox_scale: float = 1.0) -> FrameTable:
@@ -247,7 +253,7 @@ def concat_tables(tables: list[FrameTable]) -> FrameTable:
                    init_betas=np.concatenate([t.init_betas for t in tables]),
                    valid=np.concatenate([t.valid for t in tables]), pose_6d=cat("pose_6d"),
                    betas=cat("betas"), joints3d=cat("joints3d"), joints2d=cat("joints2d"),
-                   has_init=all(t.has_init for t in tables),
+                   mirrored_tail=cat("mirrored_tail"), has_init=all(t.has_init for t in tables),
                    source=",".join(t.source for t in tables))
 
 

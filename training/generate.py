@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from stmocap.models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from stmocap.models.temporal.features import FEATURE_DIM
+from stmocap.models.temporal.features import EMBEDDING_DIM, FEATURE_DIM
 
 from stmocap.validate import NON_NEGATIVE
 
@@ -54,9 +54,20 @@ def _rows(motion_name: str, view: int, video: Path, gt: dict[str, np.ndarray], c
     from stmocap.realtime.sources import SourceConfig, frame_message, open_source
     from stmocap.realtime.stages.base import run_chain
 
-    detect, perframe = build_stage("detect", cfg), build_stage("perframe", cfg)
+    embedding = cfg.perframe.landmark_embedding
+    if embedding:  # the mirrored copies' embedding too: the landmark network on the flipped crop
+        from stmocap.realtime.stages.lite import BlazePoseDetect
+
+        p = cfg.perframe
+        detect = BlazePoseDetect(cfg.temporal.engine, cfg.temporal.device, p.smooth_landmarks,
+                                 p.max_people, p.detector, p.detect_every, p.cut_threshold,
+                                 mirrored_embedding=True)
+    else:
+        detect = build_stage("detect", cfg)
+    perframe = build_stage("perframe", cfg)
     T = len(gt["pose"])
-    feats = np.zeros((T, FEATURE_DIM), np.float32)
+    feats = np.zeros((T, FEATURE_DIM + (EMBEDDING_DIM if embedding else 0)), np.float32)
+    mirrored = np.zeros((T, EMBEDDING_DIM if embedding else 0), np.float32)
     init_pose = np.zeros((T, 144), np.float32)
     init_shape = np.zeros((T, 10), np.float32)
     init_cam = np.tile(np.array([0.9, 0.0, 0.0], np.float32), (T, 1))
@@ -74,6 +85,8 @@ def _rows(motion_name: str, view: int, video: Path, gt: dict[str, np.ndarray], c
                         e = ests[0].arrays
                         box = a["boxes"][0]
                         feats[t] = e["feats"][0]  # what the stream feeds the network
+                        if embedding:
+                            mirrored[t] = a["embedding_mirrored"][0]
                         init_pose[t] = e["pose_6d"][0].reshape(-1)
                         init_shape[t], init_cam[t] = e["betas"][0], e["cam"][0]
                         centre, half = (box[:2] + box[2:]) / 2, float(box[2] - box[0]) / 2
@@ -82,6 +95,7 @@ def _rows(motion_name: str, view: int, video: Path, gt: dict[str, np.ndarray], c
                         valid[t] = True
                     elif t > 0:  # hold the last inputs, as a stream would
                         feats[t], init_pose[t] = feats[t - 1], init_pose[t - 1]
+                        mirrored[t] = mirrored[t - 1]
                         init_shape[t], init_cam[t] = init_shape[t - 1], init_cam[t - 1]
                 if progress:
                     progress(1)
@@ -95,7 +109,8 @@ def _rows(motion_name: str, view: int, video: Path, gt: dict[str, np.ndarray], c
     return {"vid_name": np.array([f"{motion_name}@view{view}"] * T), "frame_id": np.arange(T),
             "features": feats, "init_pose": init_pose, "init_shape": init_shape, "init_cam": init_cam,
             "pose": pose.astype(np.float32), "shape": gt["betas"].astype(np.float32),
-            "joints3D": gt["joints3d"].astype(np.float32), "joints2D": j2d, "valid": valid}
+            "joints3D": gt["joints3d"].astype(np.float32), "joints2D": j2d, "valid": valid,
+            **({"embedding_mirrored": mirrored} if embedding else {})}
 
 
 def generate(gen: GenerateConfig, cfg: Any, out: Path, cache: Path, background: str = "noise",

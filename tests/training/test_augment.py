@@ -49,3 +49,36 @@ def test_mirror_features_flip_the_image_x_only() -> None:
     f[0, 0:4] = [0.25, -0.5, 0.1, 0.9]  # nose: stays the nose
     out = mirror_features(f)
     np.testing.assert_allclose(out[0, 0:4], [-0.25, -0.5, 0.1, 0.9])
+
+
+def test_the_landmark_embedding_is_swapped_with_its_mirrored_copy(tmp_path: Path) -> None:
+    """H wider than the 231 landmark values (``--landmark-embedding``): the mirrored table takes
+    the file's ``embedding_mirrored`` column as its tail, and carries the original tail as its own
+    mirrored copy, so mirroring twice is the identity and a concatenation keeps the column."""
+    import pytest
+    from stmocap.training.data import concat_tables
+
+    g = np.random.default_rng(1)
+    path = write_feature_db(tmp_path / "t.npz", videos=2, frames=20)
+    with np.load(path) as f:
+        cols = dict(f)
+    n = len(cols["vid_name"])
+    landmarks = g.normal(size=(n, 231)).astype(np.float32)
+    tail, tail_m = g.uniform(0, 6, size=(2, n, 1152)).astype(np.float32)
+    np.savez(path, **{**cols, "features": np.concatenate([landmarks, tail], 1),
+                      "embedding_mirrored": tail_m})
+    table = read_table(path)
+    assert table.features.shape == (n, 1383) and table.mirrored_tail.shape == (n, 1152)
+    once = mirror_table(table)
+    np.testing.assert_allclose(once.features[:, :231], mirror_features(landmarks), atol=1e-6)
+    np.testing.assert_array_equal(once.features[:, 231:], tail_m)
+    np.testing.assert_array_equal(once.mirrored_tail, tail)
+    twice = mirror_table(once)
+    np.testing.assert_allclose(twice.features, table.features, atol=1e-6)
+    both = concat_tables([table, once])
+    assert both.mirrored_tail.shape == (2 * n, 1152)
+    np.testing.assert_array_equal(both.mirrored_tail[n:], tail)
+    # without the mirrored copy, a wide H cannot be mirrored: said, not guessed
+    np.savez(path, **{**cols, "features": np.concatenate([landmarks, tail], 1)})
+    with pytest.raises(ValueError, match="embedding_mirrored"):
+        mirror_table(read_table(path))

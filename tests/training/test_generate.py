@@ -49,3 +49,15 @@ def test_train_data_from_a_rendered_clip(tmp_path: Path, monkeypatch: pytest.Mon
     j = jm(rotation_6d_to_matrix(torch.from_numpy(t.pose_6d)), torch.from_numpy(t.betas))
     err = (pelvis_align(j) - pelvis_align(torch.from_numpy(t.joints3d))).norm(dim=-1).max()
     assert float(err) < 1e-4
+    # --landmark-embedding: the same frames (the render is cached), H gains the landmark network's
+    # 1,152-value feature map, and its mirrored copy comes along for mirrored training
+    wide = tmp_path / "walk_embedding.npz"
+    assert main(["train-data", "--out", str(wide), "--clips", "walk", "--max-frames", "16",
+                 "--shape-sigma", "1", "--no-progress", "--landmark-embedding"]) == 0
+    e = read_table(wide)
+    assert e.features.shape == (16, FEATURE_DIM + 1152) and e.mirrored_tail.shape == (16, 1152)
+    np.testing.assert_allclose(e.features[:, :FEATURE_DIM], t.features, atol=1e-3)
+    np.testing.assert_allclose(e.init_pose_6d, t.init_pose_6d, atol=1e-3)
+    emb = e.features[:, FEATURE_DIM:]
+    assert emb.min() >= 0 and emb.max() <= 6 and (emb > 0).mean() > 0.05  # a ReLU6 map, not zeros
+    assert not np.allclose(emb, e.mirrored_tail, atol=1e-2)

@@ -6,9 +6,10 @@
 set -e
 cd "$(dirname "$0")/../.."
 D=${DATA:-runs/an/data}  # DATA=... to write elsewhere
+# EXTRA=--landmark-embedding: the landmark network's feature map in H as well (docs/training.md)
 TRAIN=backflip,cartwheel,crawl,getup_facedown,getup_faceup,jump,punch,roll,run,spin,spinkick
 C=cmu_01_01_a,cmu_01_01_b,cmu_01_03_a,cmu_01_03_b,cmu_01_03_c,cmu_01_03_d,cmu_01_03_e
-P="--no-progress"
+P="--no-progress ${EXTRA:-}"
 stmocap train-data --out $D/val.npz  --views 1 --first-seed 50000 --max-frames 60 --clips dance_b $P
 stmocap train-data --out $D/val2.npz --views 2 --first-seed 51000 --fov-jitter 10 --clips dance_b $P
 stmocap train-data --out $D/train_a.npz --views 2 --first-seed 100 --max-frames 30 --clips $TRAIN $P
