@@ -7,7 +7,8 @@
 Each clip is filmed as `stmocap eval --closed-loop` films it (window 16, stride 1, L = 0); prints
 MPJPE / PA-MPJPE / ACC-ERR (24 joints, mm, frame-weighted over the clips) for the filter at each
 ``min_cutoff`` alone, each network alone, and each network then the filter at each
-``min_cutoff`` (docs/benchmarks.md, "Lookahead 0 again").
+``min_cutoff`` (docs/benchmarks.md, "Lookahead 0 again"). A checkpoint written ``a.pt+b.pt+c.pt``
+is an ensemble: the networks' joints averaged, unfiltered.
 """
 import sys
 from dataclasses import replace
@@ -52,30 +53,46 @@ for name in clips:
     est, _ = per_frame_estimates(video, cfg)
     data.append((cfg, g, est))
 
-def run(temporal, smoothing):
-    tot = {"mpjpe": 0.0, "pa": 0.0, "acc": 0.0}
-    n = 0
+def streams(temporal, smoothing):
+    """Per clip: the output's joints (T, 24, 3) with the frames held over gaps, and which were
+    estimated."""
+    out = []
     for cfg, g, est in data:
         got = stream_params(est, replace(cfg, temporal=temporal, smoothing=smoothing))
         T = g.shape[0]
-        valid = np.array([t in got for t in range(T)])
-        p = _joints(body, *held_frames(got, T))
+        out.append((_joints(body, *held_frames(got, T)), np.array([t in got for t in range(T)])))
+    return out
+
+
+def score(joints):
+    tot = {"mpjpe": 0.0, "pa": 0.0, "acc": 0.0}
+    n = 0
+    for (p, valid), (_cfg, g, _est) in zip(joints, data, strict=True):
         v = torch.from_numpy(valid)
         k = int(valid.sum())
         tot["mpjpe"] += k * float(mpjpe(p[v], g[v]).mean())
         tot["pa"] += k * float(pa_mpjpe(p[v], g[v]).mean())
         tot["acc"] += k * float(accel_error(p, g, v).mean())
         n += k
-    return {a: b / n for a, b in tot.items()}
+    return f"{tot['mpjpe'] / n:.1f} / {tot['pa'] / n:.1f} / {tot['acc'] / n:.1f}"
+
+
+def run(temporal, smoothing):
+    return score(streams(temporal, smoothing))
+
 
 none = TemporalConfig(temporal="none")
 for mc in (float(x) for x in sys.argv[3].split(",")):
-    r = run(none, FilterConfig(min_cutoff=mc))
-    print(f"filter mc={mc:g}: {r['mpjpe']:.1f} / {r['pa']:.1f} / {r['acc']:.1f}", flush=True)
+    print(f"filter mc={mc:g}: {run(none, FilterConfig(min_cutoff=mc))}", flush=True)
 for ck in ckpts:
+    if "+" in ck:  # an ensemble: the members' joints averaged, no filter
+        members = [streams(TemporalConfig(temporal="net", checkpoint=Path(c)),
+                           FilterConfig(filter="none")) for c in ck.split("+")]
+        mean = [(sum(m[i][0] for m in members) / len(members), members[0][i][1])
+                for i in range(len(data))]
+        print(f"{ck} averaged: {score(mean)}", flush=True)
+        continue
     t = TemporalConfig(temporal="net", checkpoint=Path(ck))
-    r = run(t, FilterConfig(filter="none"))
-    print(f"{ck} raw: {r['mpjpe']:.1f} / {r['pa']:.1f} / {r['acc']:.1f}", flush=True)
+    print(f"{ck} raw: {run(t, FilterConfig(filter='none'))}", flush=True)
     for mc in (float(x) for x in sys.argv[4].split(",")):
-        r = run(t, FilterConfig(min_cutoff=mc))
-        print(f"{ck} + filter mc={mc:g}: {r['mpjpe']:.1f} / {r['pa']:.1f} / {r['acc']:.1f}", flush=True)
+        print(f"{ck} + filter mc={mc:g}: {run(t, FilterConfig(min_cutoff=mc))}", flush=True)
