@@ -26,7 +26,8 @@ def test_shipped_files_carry_their_record() -> None:
         assert {f["sha256"] for f in blob["manifest"]["train"]} and blob["manifest"]["val"]
         assert set(blob["metrics"]["val"]["refined"]) == {"PA-MPJPE", "MPJPE", "MPVPE", "ACC-ERR"}
         net = load_checkpoint(path)
-        assert net.cfg.feat_shape == (231,) and net.cfg.window == WINDOW == 16
+        # L = 2 reads the landmark network's embedding too (the tenth session's release)
+        assert net.cfg.feat_shape == ((1383,) if L == 2 else (231,)) and net.cfg.window == WINDOW == 16
     assert shipped_checkpoint(4) is None
 
 
@@ -60,6 +61,18 @@ def _still_frame(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(blazepose_features(image, world, box, (w, h))), torch.from_numpy(rot).float()
 
 
+def _astronaut_embedding() -> torch.Tensor:
+    """The landmark network's feature map ``(1152,)`` on scikit-image's astronaut photo."""
+    from skimage import data
+    from stmocap.models.blazepose.graph import LANDMARK_EMBEDDING, LANDMARK_OUTPUTS, load_graph
+    from stmocap.models.blazepose.pipeline import BlazePose
+
+    tapped = load_graph("pose_landmark_full", outputs=LANDMARK_OUTPUTS, taps=(LANDMARK_EMBEDDING,))
+    result = BlazePose(track=False, landmarker=tapped)(data.astronaut())
+    assert result is not None and result.embedding is not None
+    return torch.from_numpy(result.embedding)
+
+
 @pytest.mark.parametrize("L", [2, 7])
 def test_the_learned_weighting_favours_the_served_frames_neighbours(L: int) -> None:
     """Sixteen identical frames make every similarity map uniform, so the served row of the STA
@@ -73,6 +86,8 @@ def test_the_learned_weighting_favours_the_served_frames_neighbours(L: int) -> N
     k = 15 - L
     for seed in range(3):
         feats, R = _still_frame(seed)
+        if net.cfg.feat_channels > feats.numel():  # a real person's landmark embedding after them
+            feats = torch.cat([feats, _astronaut_embedding()])
         pose = matrix_to_rotation_6d(R).reshape(1, 1, 144).expand(1, 16, -1)
         with torch.no_grad():
             out = net(feats.reshape(1, 1, -1).expand(1, 16, -1), pose, cam)
@@ -113,3 +128,13 @@ def test_runs_use_them_only_where_meant() -> None:
         resolve_shipped_temporal(replace(net, plan=WindowPlan(lookahead=4)))
     paper = replace(net, perframe=replace(net.perframe, profile="paper"))
     assert resolve_shipped_temporal(paper) == paper
+
+
+def test_the_default_runs_send_the_embedding_only_where_the_network_reads_it() -> None:
+    """The shipped L = 2 network reads the landmark network's embedding, L = 7's does not: the
+    default run turns the embedding on at L = 2 alone (and never at L = 0, the filter)."""
+    from stmocap.realtime.pipeline import landmark_embedding_for
+
+    wants = {L: landmark_embedding_for(resolve_shipped_temporal(
+        replace(PipelineConfig(), plan=WindowPlan(lookahead=L)))) for L in (0, 2, 7)}
+    assert wants == {0: False, 2: True, 7: False}
