@@ -64,6 +64,18 @@ def check_combinations(cfg: Any) -> None:
     problem = person_height_problem(cfg.perframe)
     if problem:
         raise UserError(problem)
+    if cfg.perframe.landmark_embedding:
+        from stmocap.realtime.pipeline import landmark_embedding_for, resolve_shipped_temporal
+
+        try:
+            resolved = resolve_shipped_temporal(cfg)
+        except ValueError:
+            resolved = None  # the temporal options' own error is raised where they are checked
+        if resolved is not None:
+            try:
+                landmark_embedding_for(resolved)
+            except ValueError as exc:  # the option and the checkpoint disagree
+                raise UserError(str(exc)) from exc
     if cfg.perframe.profile == "replay" and cfg.perframe.estimates is None:
         raise UserError("--profile replay needs --estimates FILE.npz (per-frame pose_6d, betas, cam)")
     if cfg.perframe.profile == "paper" and not cfg.perframe.random_weights:

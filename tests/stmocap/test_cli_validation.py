@@ -52,6 +52,8 @@ BAD_OPTIONS = [
     (["run", "--person-height", "1.8", "--profile", "replay", "--estimates", "x.npz"],
      ["--person-height is for the lite profile"]),
     (["eval", "--closed-loop", "--height-error", "0.05"], ["--height-error", "--given-height"]),
+    (["run", "--landmark-embedding", "--lookahead", "7"],
+     ["--landmark-embedding", "lite_l7.pt", "trained without the embedding"]),
     (["run", "--source", ""], ["--source", "must not be empty"]),
     (["run", "--endpoint", "tcp://127.0.0.1:99999"], ["--endpoint", "1..65535"]),
     (["run", "--endpoint", "tcp://127.0.0.1"], ["--endpoint", "tcp://HOST:PORT"]),
