@@ -26,8 +26,8 @@ LANDMARK_OUTPUTS = (0, 1, 3, 4)
 LANDMARK_EMBEDDING = 335
 """Tensor id of ``pose_landmark_full``'s last shared feature map ``(1, 2, 2, 288)``: the landmark,
 pose-flag and world-landmark heads are 2×2 convolutions on it, so its 1,152 values are everything
-those outputs are read from (the lite temporal network can take them as extra features)."""
-EMBEDDING_SIZE = 2 * 2 * 288
+those outputs are read from (the lite temporal network can take them as extra features;
+:data:`stmocap.models.temporal.features.EMBEDDING_DIM` is its size)."""
 
 
 def _act(x: Tensor, act: str) -> Tensor:

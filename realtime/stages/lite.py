@@ -32,8 +32,7 @@ from stmocap.models.ik.correspondence import TARGET_JOINTS, joint_targets
 from stmocap.models.ik.solver import IKConfig, IKResult, IKSolver, fit_weak_perspective
 from stmocap.models.people.base import PersonDetector
 from stmocap.models.rotations import matrix_to_rotation_6d
-from stmocap.models.temporal.features import EMBEDDING_DIM as EMBEDDING_SIZE
-from stmocap.models.temporal.features import lite_features
+from stmocap.models.temporal.features import EMBEDDING_DIM, lite_features
 from stmocap.realtime.camera import CameraConfig, IntrinsicsResolver
 from stmocap.realtime.messages import Message, content_time
 from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, image_size, schemas
@@ -273,10 +272,10 @@ class BlazePoseDetect(Stage):
                   "world": np.array([f[1].world for f in found], np.float32).reshape(-1, 33, 3)}
         if self.embedding:
             arrays["embedding"] = np.array([f[1].embedding for f in found],
-                                           np.float32).reshape(-1, EMBEDDING_SIZE)
+                                           np.float32).reshape(-1, EMBEDDING_DIM)
         if self.mirrored_embedding:
             arrays["embedding_mirrored"] = np.array([f[1].embedding_mirrored for f in found],
-                                                    np.float32).reshape(-1, EMBEDDING_SIZE)
+                                                    np.float32).reshape(-1, EMBEDDING_DIM)
         if found:
             flags = [f[1].flag for f in found]
             meta["pose_flag"] = flags[0] if self.people is None else flags

@@ -63,7 +63,8 @@ def test_kept_outputs_are_computed_alone_and_unchanged() -> None:
 def test_the_embedding_tap_is_what_the_heads_read() -> None:
     """The tapped feature map leaves the other outputs unchanged, and the landmark and world heads
     (2×2 convolutions) applied to it by hand give those outputs: it holds all they are read from."""
-    from stmocap.models.blazepose.graph import EMBEDDING_SIZE, LANDMARK_EMBEDDING
+    from stmocap.models.blazepose.graph import LANDMARK_EMBEDDING
+    from stmocap.models.temporal.features import EMBEDDING_DIM
 
     plain = load_graph("pose_landmark_full", outputs=LANDMARK_OUTPUTS)
     tapped = load_graph("pose_landmark_full", outputs=LANDMARK_OUTPUTS, taps=(LANDMARK_EMBEDDING,))
@@ -74,7 +75,7 @@ def test_the_embedding_tap_is_what_the_heads_read() -> None:
     for a, b in zip(want, got, strict=False):
         assert torch.equal(a, b)
     emb = got[-1]
-    assert emb.shape == (1, 2, 2, 288) and emb.numel() == EMBEDDING_SIZE
+    assert emb.shape == (1, 2, 2, 288) and emb.numel() == EMBEDDING_DIM
     assert float(emb.min()) >= 0.0 and float(emb.max()) <= 6.0  # after a ReLU6
     heads = {op["outputs"][0]: op for op in tapped.ops if op["inputs"][0] == LANDMARK_EMBEDDING}
     for conv_out, out in ((336, got[0]), (338, got[3])):  # landmarks (195), world (117)
