@@ -246,6 +246,21 @@ def landmark_embedding_for(cfg: PipelineConfig) -> bool:
     return asked
 
 
+def lite_detect_stage(cfg: PipelineConfig, mirrored_embedding: bool = False) -> Stage:
+    """The lite profile's detect stage for ``cfg``; it sends the landmark embedding where
+    :func:`landmark_embedding_for` says, and then with ``mirrored_embedding`` (training data) also
+    the embedding of each crop flipped left–right."""
+    from stmocap.realtime.stages.lite import BlazePoseDetect
+
+    if cfg.temporal.temporal == "auto":
+        cfg = resolve_shipped_temporal(cfg)
+    p = cfg.perframe
+    embedding = landmark_embedding_for(cfg)
+    return BlazePoseDetect(cfg.temporal.engine, cfg.temporal.device, p.smooth_landmarks,
+                           p.max_people, p.detector, p.detect_every, p.cut_threshold,
+                           embedding=embedding, mirrored_embedding=mirrored_embedding and embedding)
+
+
 def body_data(cfg: BodyConfig):  # type: ignore[no-untyped-def]
     """The body model's arrays: the user's SMPL file, else the built-in free body."""
     from stmocap.models.body.free_body import load_body_data
@@ -281,12 +296,7 @@ def build_stage(name: str, cfg: PipelineConfig,
         cfg = resolve_shipped_temporal(cfg)
     if name == "detect":
         if cfg.perframe.profile == "lite":
-            from stmocap.realtime.stages.lite import BlazePoseDetect
-
-            p = cfg.perframe
-            return BlazePoseDetect(cfg.temporal.engine, cfg.temporal.device, p.smooth_landmarks,
-                                   p.max_people, p.detector, p.detect_every, p.cut_threshold,
-                                   embedding=landmark_embedding_for(cfg))
+            return lite_detect_stage(cfg)
         from stmocap.realtime.stages.detect import FullFrameDetector
 
         # Replayed estimates were made already; their video only paces them.

@@ -50,20 +50,13 @@ class GenerateConfig:
 
 def _rows(motion_name: str, view: int, video: Path, gt: dict[str, np.ndarray], cfg: Any,
           progress: Callable[[int], None] | None) -> dict[str, np.ndarray]:
-    from stmocap.realtime.pipeline import build_stage
+    from stmocap.realtime.pipeline import build_stage, lite_detect_stage
     from stmocap.realtime.sources import SourceConfig, frame_message, open_source
     from stmocap.realtime.stages.base import run_chain
 
-    embedding = cfg.perframe.landmark_embedding
-    if embedding:  # the mirrored copies' embedding too: the landmark network on the flipped crop
-        from stmocap.realtime.stages.lite import BlazePoseDetect
-
-        p = cfg.perframe
-        detect = BlazePoseDetect(cfg.temporal.engine, cfg.temporal.device, p.smooth_landmarks,
-                                 p.max_people, p.detector, p.detect_every, p.cut_threshold,
-                                 mirrored_embedding=True)
-    else:
-        detect = build_stage("detect", cfg)
+    # with the embedding, the mirrored copies' too: the landmark network on the flipped crop
+    detect = lite_detect_stage(cfg, mirrored_embedding=True)
+    embedding = detect.embedding
     perframe = build_stage("perframe", cfg)
     T = len(gt["pose"])
     feats = np.zeros((T, FEATURE_DIM + (EMBEDDING_DIM if embedding else 0)), np.float32)
