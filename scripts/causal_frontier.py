@@ -1,6 +1,7 @@
 """How far can any causal smoother get at lookahead 0? Accuracy against smoothness on the closed loop.
 
-    python scripts/causal_frontier.py [--clips walk,kick,dance_a,cmu_01_01_c] [--checkpoint CKPT] [--out DIR]
+    python scripts/causal_frontier.py [--clips walk,kick,dance_a,cmu_01_01_c] [--checkpoint CKPT]
+        [--oracle [--fit-on CLIPS]] [--out DIR]
 
 At L = 0 the issue asks for one output that is at once as accurate as the raw per-frame estimates
 (MPJPE not worse) and smoother than the causal One-Euro filter (lower ACC-ERR). This script films
@@ -12,7 +13,11 @@ same estimates:
 * three families of causal linear smoothers on the 6D joint rotations and β, each over a grid:
   exponential (``ema α``), Holt's level + trend (``holt α/β``, no lag on a constant velocity) and
   an end-point line fit over the last N frames (``line N``, also lag-free on a constant velocity);
-* with ``--checkpoint``, a learned lookahead-0 network (``stmocap train``, ``lookahead = 0``).
+* with ``--checkpoint``, a learned lookahead-0 network (``stmocap train``, ``lookahead = 0``);
+* with ``--oracle``, the best linear smoothers of the raw joints over a 16-frame window, fitted to
+  these clips' own truth (``stmocap.evaluation.linear_bound``) for a sweep of the weight λ of
+  ACC-ERR against MPJPE: what no linear smoother of these estimates can beat, at L = 0 and, for
+  comparison, with the 2 and 7 frames of lookahead the shipped networks have.
 
 Printed (and written to ``DIR/causal_frontier.md`` with ``--out``): MPJPE / PA-MPJPE / ACC-ERR
 (24 joints, mm, frame-weighted over the clips) per method, whether the point is on the Pareto
@@ -34,6 +39,7 @@ from stmocap.evaluation.closed_loop import (
     render_cached,
     temporal_variant,
 )
+from stmocap.evaluation.linear_bound import apply_taps, fit_taps
 from stmocap.evaluation.metrics import accel_error, mpjpe, pa_mpjpe
 from stmocap.groundtruth.motions import load_motions, select_clips
 from stmocap.groundtruth.scene import SceneConfig
@@ -79,10 +85,25 @@ def line_end(x: Series, n: int) -> Series:
     return y
 
 
+def apply_to_params(params: tuple[np.ndarray, np.ndarray], taps: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Causal ``taps`` on rotations ``(T, 24, 3, 3)`` (their 6D columns, re-orthonormalised) and
+    β ``(T, 10)``."""
+    rot, betas = params
+    six = rot[..., :, :2].swapaxes(-1, -2).reshape(len(rot), 24, 6)
+    rot_s = rotation_6d_to_matrix(torch.from_numpy(apply_taps(six, taps, 0)).float())
+    return rot_s.numpy(), apply_taps(betas, taps, 0)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", default="walk,kick,dance_a,cmu_01_01_c")
     ap.add_argument("--checkpoint", type=Path, help="a lookahead-0 network to score too")
+    ap.add_argument("--oracle", action="store_true",
+                    help="add the best linear smoothers fitted to the clips' own truth")
+    ap.add_argument("--fit-on", metavar="CLIPS",
+                    help="with --oracle: fit the smoothers on these clips instead (e.g. training "
+                         "motions) and score them on --clips")
     ap.add_argument("--out", type=Path, help="folder for causal_frontier.md")
     args = ap.parse_args()
 
@@ -92,8 +113,9 @@ def main() -> int:
     cache.mkdir(parents=True, exist_ok=True)
     base = PipelineConfig()
     body = load_body_model(base.body.smpl)
-    clips = []  # (truth joints (T, 24, 3) pelvis-centred, raw rotations, raw β, {method: joints})
-    for name in select_clips(args.clips, motions):
+    def film(name: str, variants: dict[str, str], cfg_extra: Path | None) -> tuple | None:  # type: ignore[type-arg]
+        """(name, truth (T, 24, 3) pelvis-centred, {label: (rotations, β)}); None when a variant
+        misses frames (this script needs every frame detected)."""
         motion = motions[name].looped(90)  # as `stmocap eval --closed-loop` (its --min-frames)
         scene = replace(SceneConfig(), seed=order.index(name))
         video, truth_path = render_cached(motion, scene, cache, base.body.smpl)
@@ -102,21 +124,30 @@ def main() -> int:
             gt = torch.from_numpy(truth["joints3d"]).double()
         gt = (gt - gt[:, :1]).float()
         estimates, _ = per_frame_estimates(video, cfg)
-        variants = {"raw": "raw", "one-euro": "filtered"}
-        if args.checkpoint:
-            cfg = replace(cfg, temporal=replace(cfg.temporal, temporal="net",
-                                                checkpoint=args.checkpoint))
-            variants["learned (checkpoint)"] = "learned"
+        if cfg_extra:
+            cfg = replace(cfg, temporal=replace(cfg.temporal, temporal="net", checkpoint=cfg_extra))
         got = {}
         for label, variant in variants.items():
             params = temporal_variant(estimates, cfg, variant)
             if len(params) != len(gt):
-                raise SystemExit(f"{name}: {variant} has {len(params)} of {len(gt)} frames; this "
-                                 "script needs every frame detected")
+                print(f"{name}: {variant} has {len(params)} of {len(gt)} frames", flush=True)
+                return None
             got[label] = (np.stack([params[t][0] for t in range(len(gt))]),
                           np.stack([params[t][1] for t in range(len(gt))]))
-        clips.append((name, gt, got))
         print(f"{name}: {len(gt)} frames", flush=True)
+        return name, gt, got
+
+    variants = {"raw": "raw", "one-euro": "filtered"}
+    if args.checkpoint:
+        variants["learned (checkpoint)"] = "learned"
+    clips = []
+    for name in select_clips(args.clips, motions):
+        clip = film(name, variants, args.checkpoint)
+        if clip is None:
+            raise SystemExit(f"{name}: this script needs every frame detected")
+        clips.append(clip)
+    fitted = ([c for n in select_clips(args.fit_on, motions)
+               if (c := film(n, {"raw": "raw"}, None)) is not None] if args.fit_on else clips)
 
     smoothers = {f"ema {a}": (lambda x, a=a: ema(x, a)) for a in (0.8, 0.7, 0.6, 0.5, 0.4)}
     smoothers |= {f"holt {a}/{b}": (lambda x, a=a, b=b: holt(x, a, b))
@@ -144,6 +175,28 @@ def main() -> int:
             return _joints(body, rot_s.numpy(), smooth(betas))
         rows[label] = score(predict)
 
+    oracle_rows: dict[str, tuple[float, float, float]] = {}
+    if args.oracle:
+        raw_joints = {name: _joints(body, *got["raw"]).double().numpy()
+                      for name, _, got in clips + fitted}
+        pairs = [(raw_joints[name], gt.double().numpy()) for name, gt, _ in fitted]
+        kind = "fitted (--fit-on)" if args.fit_on else "oracle"
+        grid0 = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5, 2.0, 4.0)
+        for lookahead in (0, 2, 7):
+            for lam in grid0 if lookahead == 0 else (0.0, 0.5, 1.0, 2.0, 4.0):
+                taps = fit_taps(pairs, history=15 - lookahead, lookahead=lookahead,
+                                accel_weight=lam)
+                label = f"{kind} L = {lookahead}, λ {lam:g}"
+                m = score(lambda name, got, taps=taps, la=lookahead: torch.from_numpy(
+                    apply_taps(raw_joints[name], taps, la)).float())
+                (rows if lookahead == 0 else oracle_rows)[label] = m
+                if lookahead == 0:  # as the graph would: the taps on the 6D rotations and β
+                    rows[label + " (6D)"] = score(
+                        lambda name, got, taps=taps: _joints(body,
+                                                             *apply_to_params(got["raw"], taps)))
+                print(f"{label}: {m[0]:.1f} / {m[1]:.1f} / {m[2]:.1f}; taps "
+                      + " ".join(f"{w:+.3f}" for w in taps), flush=True)
+
     def dominated(m: tuple[float, float, float]) -> bool:
         return any(o[0] <= m[0] and o[2] <= m[2] and o != m for o in rows.values())
 
@@ -163,10 +216,16 @@ def main() -> int:
         verdict.append(f"Best MPJPE among the methods at least as smooth as One-Euro: {best[0]} "
                        f"{best[1][0]:.1f} mm ({best[1][0] - raw[0]:+.1f} over raw).")
     text = "\n".join(lines) + "\n\n" + "\n".join(verdict) + "\n"
+    if oracle_rows:
+        text += ("\nWith lookahead (the same fit, taps on the next frames too):\n\n"
+                 "| method | MPJPE | PA-MPJPE | ACC-ERR |\n|---|---|---|---|\n"
+                 + "".join(f"| {k} | {m[0]:.1f} | {m[1]:.1f} | {m[2]:.1f} |\n"
+                           for k, m in oracle_rows.items()))
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "causal_frontier.md").write_text(f"Clips: {args.clips}\n\n{text}")
+        name = "causal_frontier_fitted" if args.fit_on else "causal_frontier"
+        (args.out / f"{name}.md").write_text(f"Clips: {args.clips}\n\n{text}")
     return 0
 
 
