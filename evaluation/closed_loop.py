@@ -41,7 +41,7 @@ from stmocap.realtime.messages import Message
 from stmocap.realtime.pipeline import PipelineConfig, build_stage
 from stmocap.realtime.stages.base import EOS, run_chain
 
-from stmocap.validate import NON_NEGATIVE, non_empty
+from stmocap.validate import NON_NEGATIVE, Range, non_empty
 
 VARIANTS = ("raw", "stitched", "filtered", "smoothed", "learned")
 
@@ -63,6 +63,17 @@ class ClosedLoopConfig:
                 "one following the subject"})
     camera_distance: float = field(default=0.0, metadata={
         "help": "camera distance to the (mean) pelvis in metres (0: the scene's default)"})
+    camera_elevation: float | None = field(default=None, metadata={"check": Range(-89, 89),
+        "help": "camera height angle in degrees, for every clip (default: the scene's 8°; the "
+                "training views span 0..20°)"})
+    camera_azimuth: float | None = field(default=None, metadata={"check": Range(-180, 180),
+        "help": "camera angle around the person in degrees, 0 in front, for every clip (default: "
+                "the scene's 20°; the training views span ±90°)"})
+    background_image: Path | None = field(default=None, metadata={
+        "help": "film in front of this photograph instead of --background (the training "
+                "renders have none)"})
+    light_jitter: float | None = field(default=None, metadata={"check": NON_NEGATIVE,
+        "help": "random light strength and colour, ± this fraction (default: the scene's 0.3)"})
     shape_sigma: float = field(default=0.0, metadata={"check": NON_NEGATIVE,
         "help": "render each clip on a body with its own β ~ N(0, σ²) (seeded by the clip, so "
                 "the same clip gets the same body every run) instead of the mean body (0)"})
@@ -103,7 +114,8 @@ def render_cached(motion: Motion, scene: SceneConfig, cache: Path,
     data = load_body_data(body_path)
     digest = render_digest(Path(data.source), np.ascontiguousarray(motion.poses).tobytes(),
                            np.ascontiguousarray(motion.transl).tobytes(), repr(scene).encode(),
-                           np.ascontiguousarray(motion.betas, np.float64).tobytes())
+                           np.ascontiguousarray(motion.betas, np.float64).tobytes(),
+                           *([scene.background_image.read_bytes()] if scene.background_image else []))
     video = cache / f"{motion.name}-{digest}.avi"
     if video.is_file() and video.with_suffix(".npz").is_file():
         return video, video.with_suffix(".npz")

@@ -8,9 +8,25 @@ import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from stmocap.config import add_dataclass_options, build_config
 from stmocap.validate import non_negative_int
+
+
+def unseen_scene(scene: Any, loop: Any) -> Any:
+    """``scene`` (a ``SceneConfig``) with the closed-loop options that film it in a way the
+    training renders never were: another camera height or angle, a photograph behind the person,
+    other light."""
+    if loop.camera_elevation is not None:
+        scene = replace(scene, elevation=loop.camera_elevation)
+    if loop.camera_azimuth is not None:
+        scene = replace(scene, azimuth=loop.camera_azimuth)
+    if loop.light_jitter is not None:
+        scene = replace(scene, light_jitter=loop.light_jitter)
+    if loop.background_image is not None:
+        scene = replace(scene, background="image", background_image=loop.background_image)
+    return scene
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -43,6 +59,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     loop = build_config(ClosedLoopConfig, args, args.config, "closed_loop")
     if loop.height_error and not loop.given_height:
         raise ValueError("--height-error is added to the true height: it needs --given-height")
+    if loop.background_image is not None and not loop.background_image.is_file():
+        raise FileNotFoundError(f"--background-image {loop.background_image}: no such file")
     motions = load_motions()
     names = select_clips(loop.clips, motions)
     learned = cfg.temporal.temporal == "net"
@@ -63,6 +81,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 scene = replace(scene, follow=0)
             if loop.camera_distance:
                 scene = replace(scene, distance=loop.camera_distance)
+            scene = unseen_scene(scene, loop)
             filmed = reshaped(motion, scene.seed, loop.shape_sigma)
             run_cfg = given_height(cfg, filmed, loop.height_error) if loop.given_height else cfg
             results.append(evaluate_clip(filmed, run_cfg, scene, cache, learned, bar.update,

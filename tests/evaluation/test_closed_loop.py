@@ -123,3 +123,42 @@ def test_a_stated_height_sizes_and_places_a_tall_person(tmp_path: Path) -> None:
     # The network's own β would be the mean body's (it was trained on mean bodies): kept instead.
     assert told.metrics["learned"]["mpjpe"] < 0.85 * unknown.metrics["learned"]["mpjpe"]
     assert told.metrics["learned"]["accel"] < 0.7 * b["accel"]
+
+
+def test_eval_films_unseen_views(tmp_path: Path) -> None:
+    """--camera-elevation/--camera-azimuth/--light-jitter/--background-image reach the render: the
+    clip is filmed anew (its own cached video) in front of the photograph, and a missing
+    photograph is one line, exit 2."""
+    import os
+
+    import cv2
+    from skimage import data
+
+    photo = tmp_path / "coffee.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR))
+    env = {**os.environ, "STMOCAP_CACHE": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "stmocap", "eval", "--closed-loop", "--clips", "run", "--min-frames", "0"]
+    for extra, out in ((["--camera-elevation", "30", "--camera-azimuth", "150", "--light-jitter", "0.6",
+                         "--background-image", str(photo)], "unseen"), ([], "default")):
+        done = subprocess.run([*cmd, *extra, "--out", str(tmp_path / out)], capture_output=True,
+                              text=True, env=env)
+        assert done.returncode == 0, done.stderr
+    videos = sorted((tmp_path / "cache" / "closed-loop").glob("run-*.avi"))
+    assert len(videos) == 2
+    first = []
+    for video in videos:
+        cap = cv2.VideoCapture(str(video))
+        ok, frame = cap.read()
+        cap.release()
+        assert ok
+        first.append(frame)
+    want = cv2.resize(cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR), first[0].shape[1::-1],
+                      interpolation=cv2.INTER_AREA)
+    # the photograph fills the top rows of exactly one of the two videos (codec noise aside)
+    near = [float(np.abs(f[:40].astype(float) - want[:40]).mean()) for f in first]
+    assert min(near) < 8 and max(near) > 30, near
+    for out in ("unseen", "default"):
+        assert "| run | 25 |" in (tmp_path / out / "closed_loop.md").read_text()
+    bad = subprocess.run([*cmd, "--background-image", str(tmp_path / "none.png"), "--out",
+                          str(tmp_path / "bad")], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "none.png" in bad.stderr

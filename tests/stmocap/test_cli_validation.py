@@ -83,6 +83,8 @@ BAD_OPTIONS = [
     (["eval", "--closed-loop", "--occluders", "-1"], ["--occluders", ">= 0"]),
     (["eval", "--closed-loop", "--min-frames", "-1"], ["--min-frames", ">= 0"]),
     (["eval", "--closed-loop", "--shape-sigma", "-1"], ["--shape-sigma", ">= 0"]),
+    (["eval", "--closed-loop", "--camera-elevation", "95"], ["--camera-elevation", "-89..89"]),
+    (["eval", "--closed-loop", "--light-jitter", "-0.1"], ["--light-jitter", ">= 0"]),
     (["train-data", "--out", "x.npz", "--shape-sigma", "-0.5"], ["--shape-sigma", ">= 0"]),
     (["keys", "k", "--client", "../x"], ["--client", "letters"]),
     (["run", "--preview", "--preview-quality", "0"], ["--preview-quality", "1..100", "got 0"]),
