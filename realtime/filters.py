@@ -1,4 +1,5 @@
-"""One-Euro filtering (Casiez et al. 2012) for vectors and, rotation-aware, for joint rotations.
+"""One-Euro filtering (Casiez et al. 2012) for vectors and, rotation-aware, for joint rotations;
+and learned causal taps (:class:`TapsSmoother`).
 
 The One-Euro filter is a first-order low-pass whose cut-off rises with speed: still poses are
 smoothed hard, fast motion passes with little lag. Time steps come from real capture timestamps,
@@ -12,12 +13,20 @@ rotation moves ``α·δ`` along it — the result is always a proper rotation.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
-from stmocap.models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from stmocap.models.rotations import (
+    axis_angle_to_matrix,
+    matrix_to_axis_angle,
+    matrix_to_rotation_6d,
+    rotation_6d_to_matrix,
+)
+from stmocap.models.temporal.taps import Taps
 
 from stmocap.validate import NON_NEGATIVE, POSITIVE
 
@@ -26,8 +35,14 @@ from stmocap.validate import NON_NEGATIVE, POSITIVE
 class FilterConfig:
     """Smoothing of the stitched per-frame estimates."""
 
-    filter: Literal["none", "one-euro"] = field(default="one-euro", metadata={
-        "help": "one-euro: speed-adaptive smoothing of rotations, shape and camera; none: off"})
+    filter: Literal["auto", "none", "one-euro", "taps"] = field(default="auto", metadata={
+        "help": "auto: taps on the lite profile at --lookahead 0 (they beat the One-Euro filter "
+                "there, docs/lite.md), else one-euro; one-euro: speed-adaptive smoothing of "
+                "rotations, shape and camera; taps: a learned causal smoother (--taps; stmocap "
+                "fit-taps); none: off. A temporal network's output is never filtered"})
+    taps: Path | None = field(default=None, metadata={
+        "help": "with --filter taps: the taps file (stmocap fit-taps; default: the shipped "
+                "lite taps, models/temporal/data/lite_l0_taps.json)"})
     min_cutoff: float = field(default=1.5, metadata={"check": POSITIVE, "help": "cut-off (Hz) when still"})
     beta: float = field(default=0.3, metadata={"check": NON_NEGATIVE,
         "help": "cut-off increase per unit of speed"})
@@ -129,3 +144,29 @@ def one_euro_lookahead(rotmats: np.ndarray, betas: np.ndarray, times: np.ndarray
             torch.from_numpy(np.swapaxes(F[t], -1, -2) @ r)))
         out_r[t], out_b[t] = F[t] @ half.numpy(), 0.5 * (Fb[t] + b)
     return out_r, out_b
+
+
+class TapsSmoother:
+    """Learned causal taps (:mod:`stmocap.models.temporal.taps`) over one track's last ``n``
+    frames: ``y_t = Σ_k w_k x_{t−k}``. Rotations ``(J, 3, 3)`` are smoothed through their 6D
+    columns and made rotations again (Gram–Schmidt); the linear part ``(D,)`` (β, camera,
+    translation) as it is. Until ``n`` frames have come the first one stands in for the missing
+    past, as the taps were fitted. Frames are counted, not timed (the taps' ``fps``)."""
+
+    def __init__(self, taps: Taps) -> None:
+        self.weights = taps.weights
+        n = len(self.weights)
+        self.six: deque[torch.Tensor] = deque(maxlen=n)
+        self.lin: deque[np.ndarray] = deque(maxlen=n)
+
+    def __call__(self, R: np.ndarray, lin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.six.append(matrix_to_rotation_6d(torch.as_tensor(np.asarray(R, np.float64))))
+        self.lin.append(np.asarray(lin, np.float64))
+        n = len(self.weights)
+        pad = n - len(self.six)
+        six = list(reversed(self.six)) + [self.six[0]] * pad  # newest first
+        lins = list(reversed(self.lin)) + [self.lin[0]] * pad
+        w = torch.as_tensor(self.weights)
+        smoothed = torch.einsum("k,kjc->jc", w, torch.stack(six))
+        return (rotation_6d_to_matrix(smoothed).numpy(),
+                np.einsum("k,kd->d", self.weights, np.stack(lins)))

@@ -190,10 +190,27 @@ def resolve_shipped_temporal(cfg: PipelineConfig) -> PipelineConfig:
 
     * ``auto`` (the default) becomes ``net`` with those weights where they exist for this
       lookahead and the window is theirs (16); ``net`` with the user's ``--checkpoint`` (and the
-      user's filter) where one is given; else ``none`` (the per-frame estimates and the One-Euro
-      filter, unchanged).
+      user's filter) where one is given; else ``none`` (the per-frame estimates and the filter).
     * ``net`` without weights for this lookahead raises ``ValueError`` naming the lookaheads that
-      have them; an explicit ``--preset`` keeps the untrained network."""
+      have them; an explicit ``--preset`` keeps the untrained network.
+    * ``--filter auto`` (the default) becomes ``taps`` (the shipped learned causal smoother) on
+      the lite profile at lookahead 0 with no network, else ``one-euro``."""
+    return _resolve_filter(_resolve_temporal(cfg))
+
+
+def _resolve_filter(cfg: PipelineConfig) -> PipelineConfig:
+    """``--filter auto`` decided, once the temporal model is: the shipped taps on the lite
+    profile at lookahead 0 where no network runs, else the One-Euro filter."""
+    if cfg.smoothing.filter != "auto":
+        return cfg
+    from stmocap.models.temporal.taps import SHIPPED
+
+    taps = (cfg.perframe.profile == "lite" and cfg.plan.lookahead == 0
+            and cfg.temporal.temporal == "none" and SHIPPED.is_file())
+    return replace(cfg, smoothing=replace(cfg.smoothing, filter="taps" if taps else "one-euro"))
+
+
+def _resolve_temporal(cfg: PipelineConfig) -> PipelineConfig:
     from stmocap.models.temporal.shipped import WINDOW, shipped_checkpoint, shipped_lookaheads
 
     t = cfg.temporal
@@ -292,7 +309,7 @@ def build_stage(name: str, cfg: PipelineConfig,
     publish stage's side channel for the preview topic (``--preview``). A config still saying
     ``--temporal auto`` is decided first (:func:`resolve_shipped_temporal`), so the temporal and
     stitch stages agree on whether the network or the filter smooths."""
-    if cfg.temporal.temporal == "auto":
+    if cfg.temporal.temporal == "auto" or cfg.smoothing.filter == "auto":
         cfg = resolve_shipped_temporal(cfg)
     if name == "detect":
         if cfg.perframe.profile == "lite":

@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     bridge.add_parser(sub)
     models.add_parser(sub)
     from stmocap.training.cli import (
+        add_fit_taps_parser,
         add_train_data_parser,
         add_train_parser,
         add_train_release_parser,
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_data_parser(sub)
     add_train_virtual_parser(sub)
     add_train_release_parser(sub)
+    add_fit_taps_parser(sub)
     return parser
 
 

@@ -195,6 +195,68 @@ def cmd_train_virtual(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit_taps(args: argparse.Namespace) -> int:
+    import datetime
+
+    from stmocap.groundtruth.motions import load_motions, select_clips
+    from stmocap.models.body.model import load_body_model
+    from stmocap.models.temporal.taps import Taps, save_taps
+    from stmocap.training.taps import TapsFitConfig, film_clips, fit_clips
+    from tqdm import tqdm
+
+    from stmocap import __version__
+    from stmocap.cache import cache_root
+    from stmocap.cli import UserError
+    from stmocap.commands.run import pipeline_config
+    from stmocap.config import build_config
+
+    cfg = pipeline_config(args)
+    fit = build_config(TapsFitConfig, args, args.config, "fit_taps")
+    if cfg.perframe.profile != "lite":
+        raise UserError("fit-taps fits the lite profile's smoother: use --profile lite")
+    names = select_clips(fit.clips, load_motions())
+    cache = cache_root() / "closed-loop"
+    cache.mkdir(parents=True, exist_ok=True)
+    with tqdm(total=len(names), desc="fit-taps", unit="clip", disable=not args.progress) as bar:
+        def step(name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+
+        clips = film_clips(cfg, fit, cache, step)
+    taps, meta = fit_clips(clips, fit, load_body_model(cfg.body.smpl))
+    meta |= {"command": "stmocap " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+             "stmocap": __version__}
+    save_taps(args.out, Taps(taps.weights, taps.fps, meta))
+    m = meta["metrics_on_fit_clips"]
+    print(f"wrote {args.out}: {len(taps.weights)} taps fitted on {meta['frames']} frames of "
+          f"{len(clips)} clips; on them MPJPE / ACC-ERR raw {m['raw']['mpjpe']:.1f} / "
+          f"{m['raw']['accel']:.1f}, One-Euro {m['one-euro']['mpjpe']:.1f} / "
+          f"{m['one-euro']['accel']:.1f}, taps {m['taps']['mpjpe']:.1f} / {m['taps']['accel']:.1f}")
+    return 0
+
+
+def add_fit_taps_parser(sub: argparse._SubParsersAction) -> None:
+    from stmocap.training.taps import TapsFitConfig
+
+    from stmocap.commands.run import add_pipeline_options
+
+    p = sub.add_parser(
+        "fit-taps", help="fit the learned causal smoother (--filter taps) on training motions",
+        description="Film each clip as `stmocap eval --closed-loop` does (renders cached in "
+                    "$STMOCAP_CACHE/closed-loop), run the lite per-frame stages, and fit the taps of "
+                    "a causal linear smoother of the per-frame estimates to the truth, minimising "
+                    "MPJPE + λ·ACC-ERR (docs/training.md, \"Learned causal taps\"). Writes a JSON "
+                    "taps file for `stmocap run --filter taps --taps FILE`, with the clips, λ and "
+                    "raw / One-Euro / taps scores on those clips.")
+    p.add_argument("--out", type=Path, required=True, help="the taps file (.json) to write")
+    add_pipeline_options(p)
+    add_dataclass_options(p, TapsFitConfig)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                   help="show a progress bar (default: on)")
+    p.set_defaults(func=cmd_fit_taps)
+
+
 def add_train_virtual_parser(sub: argparse._SubParsersAction) -> None:
     from stmocap.training.virtual import VirtualConfig
 

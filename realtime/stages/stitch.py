@@ -1,8 +1,8 @@
 """Stitch stage: overlap averaging per track with lookahead; one ``params`` message per final frame.
 
-Frames come out in order per track, optionally smoothed by a rotation-aware One-Euro filter on the
-content's clock (video time for files, capture time for cameras; :mod:`stmocap.realtime.filters`),
-each carrying the identity and timing of the
+Frames come out in order per track, optionally smoothed: learned causal taps, or a
+rotation-aware One-Euro filter on the content's clock (video time for files, capture time for
+cameras); :mod:`stmocap.realtime.filters`. Each carries the identity and timing of the
 frame it describes (so capture→publish latency includes the lookahead wait). ``params`` arrays:
 ``rotmats (J, 3, 3)``, ``betas (B,)``, ``cam (3,)``, ``box (4,)`` and, when the per-frame stage
 gives it, ``transl (3,)`` (SMPL translation, camera frame, metres); ``meta`` keeps the frame's
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from stmocap.realtime.filters import FilterConfig, OneEuroRotations, OneEuroVector
+from stmocap.realtime.filters import FilterConfig, OneEuroRotations, OneEuroVector, TapsSmoother
 from stmocap.realtime.messages import Message, content_time
 from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, schemas
 from stmocap.realtime.stages.base import Stage
@@ -31,6 +31,7 @@ class _TrackState:
     stitcher: StreamingStitcher
     rot_filter: OneEuroRotations | None = None
     lin_filter: OneEuroVector | None = None
+    taps: TapsSmoother | None = None
     frames: dict[int, tuple[Message, np.ndarray]] = field(default_factory=dict)  # local → (msg, box)
 
 
@@ -54,12 +55,19 @@ class StitchStage(Stage):
         self.smoothing = smoothing or FilterConfig(filter="none")
         self.tracks: dict[int, _TrackState] = {}
         self.no_person = 0
+        self.taps = None
+        if self.smoothing.filter == "taps":
+            from stmocap.models.temporal.taps import SHIPPED, load_taps
+
+            self.taps = load_taps(self.smoothing.taps or SHIPPED)
 
     def _new_track(self) -> _TrackState:
         state = _TrackState(StreamingStitcher(self.plan))
-        if self.smoothing.filter == "one-euro":
+        if self.smoothing.filter in ("one-euro", "auto"):  # auto unresolved (no pipeline): one-euro
             state.rot_filter = OneEuroRotations(self.smoothing)
             state.lin_filter = OneEuroVector(self.smoothing)
+        elif self.taps is not None:
+            state.taps = TapsSmoother(self.taps)
         return state
 
     def _emit(self, tid: int, state: _TrackState, done: list[StitchedFrame]) -> list[Message]:
@@ -70,6 +78,8 @@ class StitchStage(Stage):
             if state.rot_filter is not None and state.lin_filter is not None:
                 t = content_time(src)  # video time for files, capture time for cameras
                 rot, lin = state.rot_filter(rot, t), state.lin_filter(lin, t)
+            elif state.taps is not None:
+                rot, lin = state.taps(rot, lin)
             nb = self.num_betas
             arrays = {"rotmats": rot.astype(np.float32), "betas": lin[:nb].astype(np.float32),
                       "cam": lin[nb:nb + 3].astype(np.float32), "box": box}

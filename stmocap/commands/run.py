@@ -76,6 +76,16 @@ def check_combinations(cfg: Any) -> None:
                 landmark_embedding_for(resolved)
             except ValueError as exc:  # the option and the checkpoint disagree
                 raise UserError(str(exc)) from exc
+    if cfg.smoothing.taps is not None and cfg.smoothing.filter != "taps":
+        raise UserError(f"--taps is the smoother of --filter taps (the filter is "
+                        f"{cfg.smoothing.filter}): add --filter taps or drop --taps")
+    if cfg.smoothing.filter == "taps":
+        from stmocap.models.temporal.taps import SHIPPED, load_taps
+
+        try:
+            load_taps(cfg.smoothing.taps or SHIPPED)
+        except ValueError as exc:
+            raise UserError(f"--taps: {exc}") from exc
     if cfg.perframe.profile == "replay" and cfg.perframe.estimates is None:
         raise UserError("--profile replay needs --estimates FILE.npz (per-frame pose_6d, betas, cam)")
     if cfg.perframe.profile == "paper" and not cfg.perframe.random_weights:

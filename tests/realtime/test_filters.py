@@ -71,3 +71,50 @@ def test_rotation_noise_is_reduced() -> None:
             raw_err.append(float(geodesic_angle(R, base)[0]))
             filt_err.append(float(geodesic_angle(out, base)[0]))
     assert np.mean(filt_err) < 0.6 * np.mean(raw_err)
+
+
+def _rotations(seed: int, T: int = 40, J: int = 3) -> np.ndarray:
+    """A smooth random turn of ``J`` joints, ``(T, J, 3, 3)``."""
+    rng = np.random.default_rng(seed)
+    aa = np.cumsum(rng.normal(0, 0.05, (T, J, 3)), 0)
+    return axis_angle_to_matrix(torch.from_numpy(aa)).numpy()
+
+
+def test_taps_smoother_is_the_fitted_filter_frame_by_frame() -> None:
+    """The graph's smoother gives, on each frame as it comes, what linear_bound.apply_taps gives on
+    the whole sequence (the fit's own filter: first frame repeated into the past), through 6D."""
+    from stmocap.evaluation.linear_bound import apply_taps
+    from stmocap.models.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
+    from stmocap.models.temporal.taps import Taps
+    from stmocap.realtime.filters import TapsSmoother
+
+    rot = _rotations(0)
+    lin = np.random.default_rng(1).normal(0, 1, (40, 16))
+    w = np.array([0.5, 0.3, 0.15, 0.05, 0.1, -0.1])
+    smoother = TapsSmoother(Taps(w))
+    got = [smoother(rot[t], lin[t]) for t in range(40)]
+    six = matrix_to_rotation_6d(torch.from_numpy(rot)).numpy()
+    want_rot = rotation_6d_to_matrix(torch.from_numpy(apply_taps(six, w, 0))).numpy()
+    np.testing.assert_allclose(np.stack([g[0] for g in got]), want_rot, atol=1e-10)
+    np.testing.assert_allclose(np.stack([g[1] for g in got]), apply_taps(lin, w, 0), atol=1e-12)
+    for R, _ in got:  # proper rotations
+        np.testing.assert_allclose(R @ np.swapaxes(R, -1, -2), np.broadcast_to(np.eye(3), R.shape),
+                                   atol=1e-10)
+        assert np.allclose(np.linalg.det(R), 1.0)
+
+
+def test_taps_smoother_identity_and_stillness() -> None:
+    from stmocap.models.temporal.taps import Taps
+    from stmocap.realtime.filters import TapsSmoother
+
+    rot, lin = _rotations(2), np.random.default_rng(3).normal(0, 1, (40, 4))
+    ident = TapsSmoother(Taps(np.array([1.0, 0.0, 0.0])))
+    for t in range(40):
+        r, v = ident(rot[t], lin[t])
+        np.testing.assert_allclose(r, rot[t], atol=1e-10)
+        np.testing.assert_allclose(v, lin[t])
+    still = TapsSmoother(Taps(np.array([0.6, 0.6, -0.2])))
+    for _ in range(5):  # a body that does not move stays where it is, overshooting taps or not
+        r, v = still(rot[7], lin[7])
+        np.testing.assert_allclose(r, rot[7], atol=1e-10)
+        np.testing.assert_allclose(v, lin[7], atol=1e-12)

@@ -80,6 +80,7 @@ def test_lite_stage_emits_the_network_features(stages: list) -> None:
 def _lite_graph_poses(frames: int, temporal: object) -> list:
     import socket
 
+    from stmocap.realtime.filters import FilterConfig
     from stmocap.realtime.graph import run_graph
     from stmocap.realtime.pipeline import GraphConfig, PipelineConfig, PublishConfig
     from stmocap.realtime.sources import SourceConfig
@@ -90,8 +91,10 @@ def _lite_graph_poses(frames: int, temporal: object) -> list:
         s.bind(("127.0.0.1", 0))
         ep = f"tcp://127.0.0.1:{s.getsockname()[1]}"
     sub = Subscriber(ep, ("pose", "stats"))
+    # one filter for every run compared (--filter auto would pick the taps where no network runs)
     cfg = PipelineConfig(source=SourceConfig(source="demo"), publish=PublishConfig(endpoint=ep),
-                         graph=GraphConfig(frames=frames, wait_subscribers=1), temporal=temporal)
+                         graph=GraphConfig(frames=frames, wait_subscribers=1), temporal=temporal,
+                         smoothing=FilterConfig(filter="one-euro"))
     run_graph(cfg)
     sub.join()
     return sub.topic("pose")

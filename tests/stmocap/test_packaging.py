@@ -61,7 +61,10 @@ def test_wheel_contains_every_layer(tmp_path: Path) -> None:
                  "stmocap/models/body/data/free_body.npz", "stmocap/models/body/data/NOTICE",
                  "stmocap/groundtruth/data/deepmimic_smpl.npz",
                  "stmocap/groundtruth/data/cmu_smpl.npz", "stmocap/groundtruth/data/NOTICE",
-                 "stmocap/models/blazepose/data/NOTICE"):
+                 "stmocap/models/blazepose/data/NOTICE",
+                 "stmocap/models/temporal/data/lite_l2.pt", "stmocap/models/temporal/data/lite_l7.pt",
+                 "stmocap/models/temporal/data/lite_l0_taps.json",
+                 "stmocap/models/temporal/data/NOTICE"):
         assert path in names
     assert not any(n.startswith(("tests/", "models/", "realtime/")) for n in names)
     # The installed wheel imports from site-packages alone.

@@ -105,28 +105,36 @@ def test_runs_use_them_only_where_meant() -> None:
     got = resolve_shipped_temporal(net)
     assert got.temporal.checkpoint == shipped_checkpoint(7) and got.smoothing.filter == "none"
     # the default, --temporal auto: the network where weights ship for the lookahead, else none
-    # with the One-Euro filter kept; the result never says auto, and resolving twice changes nothing
+    # with a filter (--filter auto: the learned taps at L = 0, One-Euro elsewhere); the result
+    # never says auto, and resolving twice changes nothing
     base = PipelineConfig()
     assert base.temporal.temporal == "auto" and base.plan.lookahead == 0
+    assert base.smoothing.filter == "auto"
     none = resolve_shipped_temporal(base)
-    assert none == replace(base, temporal=replace(base.temporal, temporal="none"))
-    assert none.smoothing.filter == base.smoothing.filter != "none"
+    assert none == replace(base, temporal=replace(base.temporal, temporal="none"),
+                           smoothing=replace(base.smoothing, filter="taps"))
     assert resolve_shipped_temporal(none) == none
+    euro = replace(base, smoothing=replace(base.smoothing, filter="one-euro"))
+    assert resolve_shipped_temporal(euro).smoothing.filter == "one-euro"  # asked for: kept
     auto7 = resolve_shipped_temporal(replace(base, plan=WindowPlan(lookahead=7)))
     assert auto7 == got and resolve_shipped_temporal(auto7) == auto7
     for plan in (WindowPlan(lookahead=4), WindowPlan(window=8, lookahead=7)):  # no weights for these
-        assert resolve_shipped_temporal(replace(base, plan=plan)).temporal.temporal == "none"
+        r = resolve_shipped_temporal(replace(base, plan=plan))
+        assert r.temporal.temporal == "none" and r.smoothing.filter == "one-euro"  # taps: L = 0 only
     mine = resolve_shipped_temporal(replace(base, temporal=TemporalConfig(checkpoint=shipped_checkpoint(2))))
-    assert mine.temporal.temporal == "net" and mine.smoothing == base.smoothing  # the user's filter
-    paper_auto = replace(base, perframe=replace(base.perframe, profile="paper"), plan=WindowPlan(lookahead=7))
-    assert resolve_shipped_temporal(paper_auto).temporal.temporal == "none"
-    explicit = replace(net, temporal=TemporalConfig(temporal="net", preset="lite"))
+    assert mine.temporal.temporal == "net" and mine.smoothing.filter == "one-euro"  # the user's filter
+    paper_auto = replace(base, perframe=replace(base.perframe, profile="paper"))
+    for plan in (WindowPlan(lookahead=0), WindowPlan(lookahead=7)):
+        r = resolve_shipped_temporal(replace(paper_auto, plan=plan))
+        assert r.temporal.temporal == "none" and r.smoothing.filter == "one-euro"
+    explicit = replace(net, temporal=TemporalConfig(temporal="net", preset="lite"),
+                       smoothing=replace(net.smoothing, filter="one-euro"))
     assert resolve_shipped_temporal(explicit) == explicit  # an untrained network on purpose
-    own = replace(net, temporal=TemporalConfig(temporal="net", checkpoint=shipped_checkpoint(2)))
+    own = replace(explicit, temporal=TemporalConfig(temporal="net", checkpoint=shipped_checkpoint(2)))
     assert resolve_shipped_temporal(own) == own  # the user's checkpoint, the user's filter
     with pytest.raises(ValueError, match=r"no shipped weights for --lookahead 4 \(shipped: 2, 7\)"):
         resolve_shipped_temporal(replace(net, plan=WindowPlan(lookahead=4)))
-    paper = replace(net, perframe=replace(net.perframe, profile="paper"))
+    paper = replace(explicit, perframe=replace(net.perframe, profile="paper"))
     assert resolve_shipped_temporal(paper) == paper
 
 
