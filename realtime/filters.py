@@ -41,8 +41,9 @@ class FilterConfig:
                 "rotations, shape and camera; taps: a learned causal smoother (--taps; stmocap "
                 "fit-taps); none: off. A temporal network's output is never filtered"})
     taps: Path | None = field(default=None, metadata={
-        "help": "with --filter taps: the taps file (stmocap fit-taps; default: the shipped "
-                "lite taps, models/temporal/data/lite_l0_taps.json)"})
+        "help": "the taps file of --filter taps (stmocap fit-taps; given alone, it selects "
+                "--filter taps; default: the shipped lite taps, "
+                "models/temporal/data/lite_l0_taps.json)"})
     min_cutoff: float = field(default=1.5, metadata={"check": POSITIVE, "help": "cut-off (Hz) when still"})
     beta: float = field(default=0.3, metadata={"check": NON_NEGATIVE,
         "help": "cut-off increase per unit of speed"})

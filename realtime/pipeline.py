@@ -193,20 +193,23 @@ def resolve_shipped_temporal(cfg: PipelineConfig) -> PipelineConfig:
       user's filter) where one is given; else ``none`` (the per-frame estimates and the filter).
     * ``net`` without weights for this lookahead raises ``ValueError`` naming the lookaheads that
       have them; an explicit ``--preset`` keeps the untrained network.
-    * ``--filter auto`` (the default) becomes ``taps`` (the shipped learned causal smoother) on
-      the lite profile at lookahead 0 with no network, else ``one-euro``."""
+    * ``--filter auto`` (the default) becomes ``taps`` with ``--taps FILE``, or (the shipped
+      learned causal smoother) on the lite profile at lookahead 0 with no network; else
+      ``one-euro``."""
     return _resolve_filter(_resolve_temporal(cfg))
 
 
 def _resolve_filter(cfg: PipelineConfig) -> PipelineConfig:
-    """``--filter auto`` decided, once the temporal model is: the shipped taps on the lite
-    profile at lookahead 0 where no network runs, else the One-Euro filter."""
+    """``--filter auto`` decided, once the temporal model is: the user's ``--taps`` where given;
+    the shipped taps on the lite profile at lookahead 0 where no network runs; else the One-Euro
+    filter."""
     if cfg.smoothing.filter != "auto":
         return cfg
     from stmocap.models.temporal.taps import SHIPPED
 
-    taps = (cfg.perframe.profile == "lite" and cfg.plan.lookahead == 0
-            and cfg.temporal.temporal == "none" and SHIPPED.is_file())
+    taps = cfg.smoothing.taps is not None or (
+        cfg.perframe.profile == "lite" and cfg.plan.lookahead == 0
+        and cfg.temporal.temporal == "none" and SHIPPED.is_file())
     return replace(cfg, smoothing=replace(cfg.smoothing, filter="taps" if taps else "one-euro"))
 
 

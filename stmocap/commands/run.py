@@ -76,10 +76,10 @@ def check_combinations(cfg: Any) -> None:
                 landmark_embedding_for(resolved)
             except ValueError as exc:  # the option and the checkpoint disagree
                 raise UserError(str(exc)) from exc
-    if cfg.smoothing.taps is not None and cfg.smoothing.filter != "taps":
-        raise UserError(f"--taps is the smoother of --filter taps (the filter is "
-                        f"{cfg.smoothing.filter}): add --filter taps or drop --taps")
-    if cfg.smoothing.filter == "taps":
+    if cfg.smoothing.taps is not None and cfg.smoothing.filter not in ("taps", "auto"):
+        raise UserError(f"--taps is the smoother of --filter taps, not of --filter "
+                        f"{cfg.smoothing.filter}: drop one of them")
+    if cfg.smoothing.filter == "taps" or cfg.smoothing.taps is not None:
         from stmocap.models.temporal.taps import SHIPPED, load_taps
 
         try:

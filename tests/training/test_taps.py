@@ -39,11 +39,12 @@ def test_fit_taps_then_run_with_them(tmp_path: Path) -> None:
     # the closed loop with those taps as the filter: `filtered` is theirs, not the One-Euro one
     rows = {}
     for name, extra in (("taps", ["--filter", "taps", "--taps", str(out)]),
-                        ("euro", ["--filter", "one-euro"])):
+                        ("alone", ["--taps", str(out)]), ("euro", ["--filter", "one-euro"])):
         done = _stmocap("eval", "--closed-loop", "--clips", "run", "--min-frames", "0", *extra,
                         "--out", str(tmp_path / name), env=env)
         assert done.returncode == 0, done.stderr
         rows[name] = json.loads((tmp_path / name / "closed_loop.json").read_text())[0]["metrics"]
+    assert rows["alone"] == rows["taps"]  # --taps FILE alone selects --filter taps
     assert rows["taps"]["raw"] == rows["euro"]["raw"]
     assert rows["taps"]["filtered"] != rows["euro"]["filtered"]
     assert rows["taps"]["filtered"]["accel"] < rows["taps"]["raw"]["accel"]
@@ -56,8 +57,9 @@ def test_taps_options_are_checked_up_front(tmp_path: Path) -> None:
     env = {**os.environ, "STMOCAP_CACHE": str(tmp_path / "cache")}
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"format": "stmocap-taps", "version": 1, "taps": [0.7, 0.7]}))
-    for args, words in ((["--taps", str(bad)], ["--taps", "--filter taps"]),
+    for args, words in ((["--filter", "one-euro", "--taps", str(bad)], ["--taps", "--filter one-euro"]),
                         (["--filter", "taps", "--taps", str(bad)], ["sum to 1", "bad.json"]),
+                        (["--taps", str(bad)], ["sum to 1", "bad.json"]),  # --taps alone: taps
                         (["--filter", "taps", "--taps", str(tmp_path / "no.json")], ["no such taps file"])):
         done = _stmocap("eval", "--closed-loop", "--clips", "run", *args, env=env)
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr

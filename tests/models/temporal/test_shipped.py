@@ -116,6 +116,10 @@ def test_runs_use_them_only_where_meant() -> None:
     assert resolve_shipped_temporal(none) == none
     euro = replace(base, smoothing=replace(base.smoothing, filter="one-euro"))
     assert resolve_shipped_temporal(euro).smoothing.filter == "one-euro"  # asked for: kept
+    from stmocap.models.temporal.taps import SHIPPED
+
+    mine_taps = replace(base, plan=WindowPlan(lookahead=4), smoothing=replace(base.smoothing, taps=SHIPPED))
+    assert resolve_shipped_temporal(mine_taps).smoothing.filter == "taps"  # --taps FILE alone
     auto7 = resolve_shipped_temporal(replace(base, plan=WindowPlan(lookahead=7)))
     assert auto7 == got and resolve_shipped_temporal(auto7) == auto7
     for plan in (WindowPlan(lookahead=4), WindowPlan(window=8, lookahead=7)):  # no weights for these
