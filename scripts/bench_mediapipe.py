@@ -17,7 +17,8 @@ For each source, in one sitting:
    graph's publish), decoding included; the ratio is stmocap FPS / mediapipe FPS of the same
    repeat;
 2. accuracy of stmocap through the closed-loop machinery (evaluation.closed_loop: the same
-   per-frame stages, then ``raw``, ``filtered`` = the One-Euro filter = what is published, and with
+   per-frame stages, then ``raw``, ``filtered`` = the graph's filter = what is published (at
+   L = 0 by default the learned causal taps; ``--stmocap-option=--filter=one-euro`` for One-Euro), and with
    ``--checkpoint`` ``learned``, the temporal network); mediapipe's ``pose_world_landmarks`` of the
    first timed run (the second's are compared with it: mediapipe is deterministic here or not);
 3. scores on the 12 shared joints (evaluation.shared_joints: hip-centred, camera frame; MPJPE,
