@@ -6,8 +6,8 @@ part under each variant:
 
 * ``raw``: the per-frame estimates as they are;
 * ``stitched``: windows → temporal (none: per-frame estimates) → overlap averaging, no filter;
-* ``filtered``: the same plus the One-Euro filter on the video's timestamps (causal: it does not
-  use the lookahead);
+* ``filtered``: the same plus the graph's causal filter (``--filter``; by default the learned
+  taps on the lite profile at lookahead 0, else the One-Euro filter on the video's timestamps);
 * ``smoothed`` (only with lookahead L > 0): the One-Euro filter given the L frames of lookahead, a
   forward-backward pass (``realtime.filters.one_euro_lookahead``) on the per-frame estimates —
   the filter baseline at equal lookahead;

@@ -156,6 +156,7 @@ class TapsSmoother:
 
     def __init__(self, taps: Taps) -> None:
         self.weights = taps.weights
+        self._w = torch.as_tensor(self.weights)
         n = len(self.weights)
         self.six: deque[torch.Tensor] = deque(maxlen=n)
         self.lin: deque[np.ndarray] = deque(maxlen=n)
@@ -167,7 +168,6 @@ class TapsSmoother:
         pad = n - len(self.six)
         six = list(reversed(self.six)) + [self.six[0]] * pad  # newest first
         lins = list(reversed(self.lin)) + [self.lin[0]] * pad
-        w = torch.as_tensor(self.weights)
-        smoothed = torch.einsum("k,kjc->jc", w, torch.stack(six))
+        smoothed = torch.einsum("k,kjc->jc", self._w, torch.stack(six))
         return (rotation_6d_to_matrix(smoothed).numpy(),
                 np.einsum("k,kd->d", self.weights, np.stack(lins)))

@@ -27,6 +27,7 @@ front of (MPJPE, ACC-ERR), and the best MPJPE among the methods at least as smoo
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,7 +45,8 @@ from stmocap.evaluation.metrics import accel_error, mpjpe, pa_mpjpe
 from stmocap.groundtruth.motions import load_motions, select_clips
 from stmocap.groundtruth.scene import SceneConfig
 from stmocap.models.body.model import load_body_model
-from stmocap.models.rotations import rotation_6d_to_matrix
+from stmocap.models.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
+from stmocap.realtime.filters import FilterConfig
 from stmocap.realtime.pipeline import PipelineConfig
 
 from stmocap.cache import cache_root
@@ -85,14 +87,14 @@ def line_end(x: Series, n: int) -> Series:
     return y
 
 
-def apply_to_params(params: tuple[np.ndarray, np.ndarray], taps: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Causal ``taps`` on rotations ``(T, 24, 3, 3)`` (their 6D columns, re-orthonormalised) and
-    β ``(T, 10)``."""
+def smooth_params(params: tuple[np.ndarray, np.ndarray], smooth: Callable[[Series], Series]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``smooth`` (a ``(T, D)`` → ``(T, D)`` causal smoother) on rotations ``(T, 24, 3, 3)``,
+    through their 6D columns and re-orthonormalised, and on β ``(T, 10)``."""
     rot, betas = params
-    six = rot[..., :, :2].swapaxes(-1, -2).reshape(len(rot), 24, 6)
-    rot_s = rotation_6d_to_matrix(torch.from_numpy(apply_taps(six, taps, 0)).float())
-    return rot_s.numpy(), apply_taps(betas, taps, 0)
+    six = matrix_to_rotation_6d(torch.from_numpy(rot)).numpy().reshape(len(rot), -1)  # (T, 24·6)
+    rot_s = rotation_6d_to_matrix(torch.from_numpy(smooth(six).reshape(-1, 24, 6)).float())
+    return rot_s.numpy(), smooth(betas)
 
 
 def main() -> int:
@@ -111,7 +113,8 @@ def main() -> int:
     order = list(motions)
     cache = cache_root() / "closed-loop"
     cache.mkdir(parents=True, exist_ok=True)
-    base = PipelineConfig()
+    # the One-Euro filter for the `one-euro` row (the graph's default at L = 0 is now the taps)
+    base = PipelineConfig(smoothing=FilterConfig(filter="one-euro"))
     body = load_body_model(base.body.smpl)
     def film(name: str, variants: dict[str, str], cfg_extra: Path | None) -> tuple | None:  # type: ignore[type-arg]
         """(name, truth (T, 24, 3) pelvis-centred, {label: (rotations, β)}); None when a variant
@@ -168,12 +171,8 @@ def main() -> int:
     for label in clips[0][2]:
         rows[label] = score(lambda name, got, label=label: _joints(body, *got[label]))
     for label, smooth in smoothers.items():
-        def predict(name: str, got: dict, smooth=smooth) -> torch.Tensor:  # type: ignore[type-arg]
-            rot, betas = got["raw"]
-            six = rot[..., :, :2].swapaxes(-1, -2).reshape(len(rot), -1)  # (T, 24·6) columns
-            rot_s = rotation_6d_to_matrix(torch.from_numpy(smooth(six).reshape(-1, 24, 6)).float())
-            return _joints(body, rot_s.numpy(), smooth(betas))
-        rows[label] = score(predict)
+        rows[label] = score(lambda name, got, smooth=smooth: _joints(body, *smooth_params(got["raw"],
+                                                                                     smooth)))
 
     oracle_rows: dict[str, tuple[float, float, float]] = {}
     if args.oracle:
@@ -192,8 +191,8 @@ def main() -> int:
                 (rows if lookahead == 0 else oracle_rows)[label] = m
                 if lookahead == 0:  # as the graph would: the taps on the 6D rotations and β
                     rows[label + " (6D)"] = score(
-                        lambda name, got, taps=taps: _joints(body,
-                                                             *apply_to_params(got["raw"], taps)))
+                        lambda name, got, taps=taps: _joints(body, *smooth_params(
+                            got["raw"], lambda x: apply_taps(x, taps, 0))))
                 print(f"{label}: {m[0]:.1f} / {m[1]:.1f} / {m[2]:.1f}; taps "
                       + " ".join(f"{w:+.3f}" for w in taps), flush=True)
 

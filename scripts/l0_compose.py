@@ -81,9 +81,13 @@ def run(temporal, smoothing):
     return score(streams(temporal, smoothing))
 
 
+def euro(mc: float) -> FilterConfig:
+    return FilterConfig(filter="one-euro", min_cutoff=mc)  # explicit: --filter auto means taps at L = 0
+
+
 none = TemporalConfig(temporal="none")
 for mc in (float(x) for x in sys.argv[3].split(",")):
-    print(f"filter mc={mc:g}: {run(none, FilterConfig(min_cutoff=mc))}", flush=True)
+    print(f"filter mc={mc:g}: {run(none, euro(mc))}", flush=True)
 for ck in ckpts:
     if "+" in ck:  # an ensemble: the members' joints averaged, no filter
         members = [streams(TemporalConfig(temporal="net", checkpoint=Path(c)),
@@ -95,4 +99,4 @@ for ck in ckpts:
     t = TemporalConfig(temporal="net", checkpoint=Path(ck))
     print(f"{ck} raw: {run(t, FilterConfig(filter='none'))}", flush=True)
     for mc in (float(x) for x in sys.argv[4].split(",")):
-        print(f"{ck} + filter mc={mc:g}: {run(t, FilterConfig(min_cutoff=mc))}", flush=True)
+        print(f"{ck} + filter mc={mc:g}: {run(t, euro(mc))}", flush=True)

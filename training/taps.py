@@ -83,9 +83,10 @@ def film_clips(cfg: PipelineConfig, fit: TapsFitConfig, cache: Path,
             gt = np.asarray(truth["joints3d"], np.float64)
         estimates, _ = per_frame_estimates(video, clip_cfg)
         euro = replace(clip_cfg, smoothing=replace(clip_cfg.smoothing, filter="one-euro"))
-        pick = lambda d: {t: (v[0], v[1]) for t, v in d.items()}  # noqa: E731
-        out.append(FilmedClip(name, gt - gt[:, :1], pick(temporal_variant(estimates, clip_cfg, "raw")),
-                              pick(temporal_variant(estimates, euro, "filtered"))))
+        raw, smoothed = (temporal_variant(estimates, c, v) for c, v in ((clip_cfg, "raw"),
+                                                                         (euro, "filtered")))
+        out.append(FilmedClip(name, gt - gt[:, :1], {t: v[:2] for t, v in raw.items()},
+                              {t: v[:2] for t, v in smoothed.items()}))
     return out
 
 
@@ -101,10 +102,11 @@ def runs(frames: list[int]) -> list[list[int]]:
 
 
 def _joints(body: Any, params: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    with torch.no_grad():
-        j = body(torch.from_numpy(np.stack([p[0] for p in params])).float(),
-                 torch.from_numpy(np.stack([p[1] for p in params])).float()).joints.double()
-    return (j - j[:, :1]).numpy()
+    """Pelvis-centred joints ``(n, 24, 3)`` of ``params``, as the closed loop scores them."""
+    from stmocap.evaluation.closed_loop import _joints as closed_loop_joints
+
+    return closed_loop_joints(body, np.stack([p[0] for p in params]),
+                              np.stack([p[1] for p in params])).double().numpy()
 
 
 def smooth_run(params: list[tuple[np.ndarray, np.ndarray]], taps: Taps
