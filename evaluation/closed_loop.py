@@ -6,13 +6,17 @@ part under each variant:
 
 * ``raw``: the per-frame estimates as they are;
 * ``stitched``: windows → temporal (none: per-frame estimates) → overlap averaging, no filter;
-* ``filtered``: the same plus the graph's causal filter (``--filter``; by default the learned
-  taps on the lite profile at lookahead 0, else the One-Euro filter on the video's timestamps);
+* ``filtered``: the same plus the graph's filter (``--filter``; by default, on the lite profile,
+  the learned taps shipped for ``--lookahead``, else the One-Euro filter on the video's
+  timestamps; taps with lookahead read the frames the graph waits for);
 * ``smoothed`` (only with lookahead L > 0): the One-Euro filter given the L frames of lookahead, a
   forward-backward pass (``realtime.filters.one_euro_lookahead``) on the per-frame estimates —
   the filter baseline at equal lookahead;
 * ``learned``: windows → the temporal network (``--temporal net``; it needs per-frame features:
-  the lite profile's are BlazePose's, ``feats (T, 231)``, for a lite network) → averaging.
+  the lite profile's are BlazePose's, ``feats (T, 231)``, for a lite network) → averaging;
+* ``blended`` (only with a network and ``--filter taps``, the default with the shipped lite
+  networks): the network's output mixed with the taps' smoothing of the per-frame estimates
+  (``--taps-weight``), what the graph publishes there.
 
 Metrics (evaluation.metrics, 24 SMPL joints of the free body, camera frame, pelvis-aligned):
 MPJPE, PA-MPJPE, ACC-ERR over frames where the person was detected; detection rate over all.
@@ -43,7 +47,7 @@ from stmocap.realtime.stages.base import EOS, run_chain
 
 from stmocap.validate import NON_NEGATIVE, Range, non_empty
 
-VARIANTS = ("raw", "stitched", "filtered", "smoothed", "learned")
+VARIANTS = ("raw", "stitched", "filtered", "smoothed", "learned", "blended")
 
 
 @dataclass(frozen=True)
@@ -172,8 +176,8 @@ def temporal_variant(estimates: list[Message], cfg: PipelineConfig,
                                         np.array([times[t] for t in frames]), cfg.plan.lookahead,
                                         cfg.smoothing)
         return {t: (rot[i], betas[i], raw[t][2]) for i, t in enumerate(frames)}
-    smoothing = cfg.smoothing if variant == "filtered" else FilterConfig(filter="none")
-    temporal = replace(cfg.temporal, temporal="net" if variant == "learned" else "none")
+    smoothing = cfg.smoothing if variant in ("filtered", "blended") else FilterConfig(filter="none")
+    temporal = replace(cfg.temporal, temporal="net" if variant in ("learned", "blended") else "none")
     return stream_params(estimates, replace(cfg, smoothing=smoothing, temporal=temporal))
 
 
@@ -320,7 +324,9 @@ def evaluate_clip(motion: Motion, cfg: PipelineConfig, scene: SceneConfig, cache
     camera: dict[str, dict[str, float]] = {}
     accel_pred: dict[str, np.ndarray] = {}
     for variant in VARIANTS:
-        if variant == "learned" and not learned:
+        if variant in ("learned", "blended") and not learned:
+            continue
+        if variant == "blended" and cfg.smoothing.filter != "taps":
             continue
         if variant == "smoothed" and (cfg.plan.lookahead == 0 or cfg.smoothing.filter == "none"):
             continue

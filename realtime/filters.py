@@ -28,7 +28,7 @@ from stmocap.models.rotations import (
 )
 from stmocap.models.temporal.taps import Taps
 
-from stmocap.validate import NON_NEGATIVE, POSITIVE
+from stmocap.validate import NON_NEGATIVE, POSITIVE, Range
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,20 @@ class FilterConfig:
     """Smoothing of the stitched per-frame estimates."""
 
     filter: Literal["auto", "none", "one-euro", "taps"] = field(default="auto", metadata={
-        "help": "auto: taps on the lite profile at --lookahead 0 (they beat the One-Euro filter "
-                "there, docs/lite.md), else one-euro; one-euro: speed-adaptive smoothing of "
-                "rotations, shape and camera; taps: a learned causal smoother (--taps; stmocap "
-                "fit-taps); none: off. A temporal network's output is never filtered"})
+        "help": "auto: on the lite profile with no temporal network, the shipped taps for "
+                "--lookahead where there are some (they beat the One-Euro filter, docs/lite.md), "
+                "else one-euro; one-euro: speed-adaptive causal smoothing of rotations, shape and "
+                "camera; taps: a learned linear smoother (--taps; stmocap fit-taps); none: off. "
+                "The shipped networks' output is not filtered"})
     taps: Path | None = field(default=None, metadata={
         "help": "the taps file of --filter taps (stmocap fit-taps; given alone, it selects "
-                "--filter taps; default: the shipped lite taps, "
-                "models/temporal/data/lite_l0_taps.json)"})
+                "--filter taps; default: the shipped lite taps for --lookahead, "
+                "models/temporal/data/lite_l<L>_taps.json); taps fitted with lookahead La take "
+                "La of --lookahead's frames"})
+    taps_weight: float = field(default=0.5, metadata={"check": Range(0.0, 1.0),
+        "help": "where a temporal network runs, --filter taps does not filter its output: the "
+                "taps smooth the per-frame estimates and the frame published is the mean of the "
+                "two, this weight the taps' share (0: the network alone, 1: the taps alone)"})
     min_cutoff: float = field(default=1.5, metadata={"check": POSITIVE, "help": "cut-off (Hz) when still"})
     beta: float = field(default=0.3, metadata={"check": NON_NEGATIVE,
         "help": "cut-off increase per unit of speed"})
@@ -148,26 +154,61 @@ def one_euro_lookahead(rotmats: np.ndarray, betas: np.ndarray, times: np.ndarray
 
 
 class TapsSmoother:
-    """Learned causal taps (:mod:`stmocap.models.temporal.taps`) over one track's last ``n``
-    frames: ``y_t = Σ_k w_k x_{t−k}``. Rotations ``(J, 3, 3)`` are smoothed through their 6D
-    columns and made rotations again (Gram–Schmidt); the linear part ``(D,)`` (β, camera,
-    translation) as it is. Until ``n`` frames have come the first one stands in for the missing
-    past, as the taps were fitted. Frames are counted, not timed (the taps' ``fps``)."""
+    """Learned taps (:mod:`stmocap.models.temporal.taps`) over one track's frames:
+    ``y_t = Σ_i w_i x_{t+L−i}``, ``L`` the taps' lookahead (0: causal). Rotations ``(J, 3, 3)``
+    are smoothed through their 6D columns and made rotations again (Gram–Schmidt); the linear
+    part ``(D,)`` (β, camera, translation) as it is. Where the track has no frame yet the first
+    one stands in for the missing past, and at its end the last one for the missing future, as
+    the taps were fitted (:func:`stmocap.evaluation.linear_bound.shifted_stack`). Frames are
+    counted, not timed (the taps' ``fps``).
+
+    :meth:`push` takes the newest frame and returns the frame ``L`` older, once there is one;
+    :meth:`flush` returns the frames still held at the end of the track."""
 
     def __init__(self, taps: Taps) -> None:
         self.weights = taps.weights
+        self.lookahead = taps.lookahead
         self._w = torch.as_tensor(self.weights)
         n = len(self.weights)
         self.six: deque[torch.Tensor] = deque(maxlen=n)
         self.lin: deque[np.ndarray] = deque(maxlen=n)
+        self.pending = 0  # frames pushed whose result has not been returned
 
-    def __call__(self, R: np.ndarray, lin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self.six.append(matrix_to_rotation_6d(torch.as_tensor(np.asarray(R, np.float64))))
-        self.lin.append(np.asarray(lin, np.float64))
-        n = len(self.weights)
-        pad = n - len(self.six)
+    def _smoothed(self) -> tuple[np.ndarray, np.ndarray]:
+        pad = len(self.weights) - len(self.six)
         six = list(reversed(self.six)) + [self.six[0]] * pad  # newest first
         lins = list(reversed(self.lin)) + [self.lin[0]] * pad
         smoothed = torch.einsum("k,kjc->jc", self._w, torch.stack(six))
         return (rotation_6d_to_matrix(smoothed).numpy(),
                 np.einsum("k,kd->d", self.weights, np.stack(lins)))
+
+    def _append(self, six: torch.Tensor, lin: np.ndarray) -> None:
+        self.six.append(six)
+        self.lin.append(lin)
+
+    def push(self, R: np.ndarray, lin: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The newest frame's rotations ``(J, 3, 3)`` and linear part ``(D,)`` in; out, the
+        smoothed frame ``L`` before it (an empty list while fewer than ``L + 1`` have come)."""
+        self._append(matrix_to_rotation_6d(torch.as_tensor(np.asarray(R, np.float64))),
+                     np.asarray(lin, np.float64))
+        self.pending += 1
+        if self.pending <= self.lookahead:
+            return []
+        self.pending -= 1
+        return [self._smoothed()]
+
+    def flush(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """End of the track: the frames still held, in order, the last frame standing in for the
+        future it never had."""
+        out = []
+        while self.pending:
+            self._append(self.six[-1], self.lin[-1])
+            out.append(self._smoothed())
+            self.pending -= 1
+        return out
+
+    def __call__(self, R: np.ndarray, lin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Causal taps only: :meth:`push` one frame and return its result."""
+        if self.lookahead:
+            raise ValueError(f"taps with lookahead {self.lookahead} return a frame late: use push()")
+        return self.push(R, lin)[0]

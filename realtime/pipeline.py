@@ -114,8 +114,8 @@ class TemporalConfig:
 
     temporal: Literal["auto", "none", "net"] = field(default="auto", metadata={
         "help": "auto: on the lite profile the shipped trained network where it has weights for "
-                "--lookahead (it beats the One-Euro filter there, docs/lite.md), else none; none: "
-                "overlap averaging of per-frame estimates (then the One-Euro filter); net: the "
+                "--lookahead (2, 7; mixed with the shipped taps there, docs/lite.md), else none; "
+                "none: overlap averaging of per-frame estimates (then --filter); net: the "
                 "paper's temporal network"})
     preset: str = field(default="tiny", metadata={"help": "temporal network size without a checkpoint"})
     checkpoint: Path | None = field(default=None, metadata={"help": "temporal network checkpoint"})
@@ -186,7 +186,8 @@ def resolve_shipped_temporal(cfg: PipelineConfig) -> PipelineConfig:
     The shipped weights apply to the lite profile with no ``--checkpoint`` and ``--preset`` at
     its default (``tiny`` reads DensePose maps, not the lite features, so it cannot be what was
     meant): the checkpoint becomes the shipped one for ``--lookahead``, and the One-Euro filter is
-    turned off (the network's output is what was measured; a filter after it only adds lag).
+    turned off (the network's output is what was measured; a filter after it only adds lag);
+    taps stay, to be mixed with the network's output (stitch stage).
 
     * ``auto`` (the default) becomes ``net`` with those weights where they exist for this
       lookahead and the window is theirs (16); ``net`` with the user's ``--checkpoint`` (and the
@@ -194,23 +195,31 @@ def resolve_shipped_temporal(cfg: PipelineConfig) -> PipelineConfig:
     * ``net`` without weights for this lookahead raises ``ValueError`` naming the lookaheads that
       have them; an explicit ``--preset`` keeps the untrained network.
     * ``--filter auto`` (the default) becomes ``taps`` with ``--taps FILE``, or (the shipped
-      learned causal smoother) on the lite profile at lookahead 0 with no network; else
-      ``one-euro``."""
+      learned smoother for ``--lookahead``, where one is shipped) on the lite profile with no
+      network or a shipped one; else ``none`` after a shipped network and ``one-euro`` elsewhere."""
     return _resolve_filter(_resolve_temporal(cfg))
 
 
 def _resolve_filter(cfg: PipelineConfig) -> PipelineConfig:
     """``--filter auto`` decided, once the temporal model is: the user's ``--taps`` where given;
-    the shipped taps on the lite profile at lookahead 0 where no network runs; else the One-Euro
-    filter."""
+    on the lite profile with no network or a shipped one, the shipped taps for ``--lookahead``
+    where there are some (with a network they are mixed with its output, not applied to it);
+    else none after a shipped network, and the One-Euro filter everywhere else."""
     if cfg.smoothing.filter != "auto":
         return cfg
-    from stmocap.models.temporal.taps import SHIPPED
+    from stmocap.models.temporal.shipped import shipped_checkpoint
+    from stmocap.models.temporal.taps import shipped_taps
 
-    taps = cfg.smoothing.taps is not None or (
-        cfg.perframe.profile == "lite" and cfg.plan.lookahead == 0
-        and cfg.temporal.temporal == "none" and SHIPPED.is_file())
-    return replace(cfg, smoothing=replace(cfg.smoothing, filter="taps" if taps else "one-euro"))
+    t, L = cfg.temporal, cfg.plan.lookahead
+    shipped_net = (t.temporal == "net" and t.checkpoint is not None
+                   and t.checkpoint == shipped_checkpoint(L))
+    if cfg.smoothing.taps is not None or (
+            cfg.perframe.profile == "lite" and (t.temporal == "none" or shipped_net)
+            and shipped_taps(L).is_file()):
+        chosen = "taps"
+    else:  # the shipped networks' output was measured unfiltered
+        chosen = "none" if shipped_net else "one-euro"
+    return replace(cfg, smoothing=replace(cfg.smoothing, filter=chosen))
 
 
 def _resolve_temporal(cfg: PipelineConfig) -> PipelineConfig:
@@ -235,8 +244,10 @@ def _resolve_temporal(cfg: PipelineConfig) -> PipelineConfig:
         raise ValueError(f"--temporal net on the lite profile: no shipped weights for --lookahead "
                          f"{cfg.plan.lookahead} (shipped: {have}); pass --checkpoint CKPT (`stmocap "
                          "train`) or --preset lite for an untrained network")
+    # the One-Euro filter after a shipped network only adds lag; taps are mixed in (stitch stage)
+    keep = cfg.smoothing.filter in ("auto", "taps") or cfg.smoothing.taps is not None
     return replace(cfg, temporal=replace(t, checkpoint=path),
-                   smoothing=replace(cfg.smoothing, filter="none"))
+                   smoothing=cfg.smoothing if keep else replace(cfg.smoothing, filter="none"))
 
 
 def landmark_embedding_for(cfg: PipelineConfig) -> bool:
@@ -370,7 +381,7 @@ def build_stage(name: str, cfg: PipelineConfig,
     if name == "stitch":
         from stmocap.realtime.stages.stitch import StitchStage
 
-        return StitchStage(cfg.plan, smoothing=cfg.smoothing)
+        return StitchStage(cfg.plan, smoothing=cfg.smoothing, network=cfg.temporal.temporal == "net")
     if name == "body":
         from stmocap.engines.factory import open_model_engine
         from stmocap.realtime.stages.body import BodyStage

@@ -19,7 +19,9 @@ For each source, in one sitting:
 2. accuracy of stmocap through the closed-loop machinery (evaluation.closed_loop: the same
    per-frame stages, then ``raw``, ``filtered`` = the graph's filter = what is published (at
    L = 0 by default the learned causal taps; ``--stmocap-option=--filter=one-euro`` for One-Euro), and with
-   ``--checkpoint`` ``learned``, the temporal network); mediapipe's ``pose_world_landmarks`` of the
+   ``--checkpoint`` or a lookahead with shipped weights (``--stmocap-option=--lookahead=2``)
+   ``learned``, the temporal network alone, and ``blended``, what the graph publishes there: the
+   network mixed with the taps, ``stmocap eval``'s variant); mediapipe's ``pose_world_landmarks`` of the
    first timed run (the second's are compared with it: mediapipe is deterministic here or not);
 3. scores on the 12 shared joints (evaluation.shared_joints: hip-centred, camera frame; MPJPE,
    PA-MPJPE, limb-direction error) over the frames where every method has an estimate.
@@ -116,7 +118,9 @@ def stmocap_joints(video: Path, gt: Path, extra: list[str], learned: bool) -> di
     estimates, _ = per_frame_estimates(video, cfg)
     body = load_body_model(cfg.body.smpl)
     out = {}
-    for variant in ("raw", "filtered", *(("learned",) if learned else ())):
+    net = learned or cfg.temporal.temporal == "net"  # --checkpoint, or a shipped network
+    mixed = net and cfg.smoothing.filter == "taps"  # the network mixed with the taps: published
+    for variant in ("raw", "filtered", *(("learned",) if net else ()), *(("blended",) if mixed else ())):
         params = temporal_variant(estimates, cfg, variant)
         joints = np.full((frames, len(SMPL_SHARED), 3), np.nan)
         seqs = sorted(t for t in params if t < frames)

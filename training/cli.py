@@ -223,11 +223,11 @@ def cmd_fit_taps(args: argparse.Namespace) -> int:
             bar.update(1)
 
         clips = film_clips(cfg, fit, cache, step)
-    taps, meta = fit_clips(clips, fit, load_body_model(cfg.body.smpl))
+    taps, meta = fit_clips(clips, fit, load_body_model(cfg.body.smpl), cfg.plan.lookahead)
     meta |= {"command": "stmocap " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
              "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
              "stmocap": __version__}
-    save_taps(args.out, Taps(taps.weights, taps.fps, meta))
+    save_taps(args.out, Taps(taps.weights, taps.fps, meta, taps.lookahead))
     m = meta["metrics_on_fit_clips"]
     print(f"wrote {args.out}: {len(taps.weights)} taps fitted on {meta['frames']} frames of "
           f"{len(clips)} clips; on them MPJPE / ACC-ERR raw {m['raw']['mpjpe']:.1f} / "
@@ -242,13 +242,14 @@ def add_fit_taps_parser(sub: argparse._SubParsersAction) -> None:
     from stmocap.commands.run import add_pipeline_options
 
     p = sub.add_parser(
-        "fit-taps", help="fit the learned causal smoother (--filter taps) on training motions",
+        "fit-taps", help="fit the learned linear smoother (--filter taps) on training motions",
         description="Film each clip as `stmocap eval --closed-loop` does (renders cached in "
                     "$STMOCAP_CACHE/closed-loop), run the lite per-frame stages, and fit the taps of "
-                    "a causal linear smoother of the per-frame estimates to the truth, minimising "
-                    "MPJPE + λ·ACC-ERR (docs/training.md, \"Learned causal taps\"). Writes a JSON "
-                    "taps file for `stmocap run --filter taps --taps FILE`, with the clips, λ and "
-                    "raw / One-Euro / taps scores on those clips.")
+                    "a linear smoother of the per-frame estimates to the truth, minimising "
+                    "MPJPE + λ·ACC-ERR (docs/training.md, \"Learned causal taps\"). The taps read "
+                    "--lookahead frames ahead (default 0: causal). Writes a JSON taps file for "
+                    "`stmocap run --filter taps --taps FILE --lookahead L`, with the clips, λ and "
+                    "raw / One-Euro (at the same lookahead) / taps scores on those clips.")
     p.add_argument("--out", type=Path, required=True, help="the taps file (.json) to write")
     add_pipeline_options(p)
     add_dataclass_options(p, TapsFitConfig)

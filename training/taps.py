@@ -1,11 +1,12 @@
-"""``stmocap fit-taps``: fit the learned causal smoother (models/temporal/taps.py) on training motions.
+"""``stmocap fit-taps``: fit the learned smoother (models/temporal/taps.py) on training motions.
 
 Each clip is filmed as ``stmocap eval --closed-loop`` films it (the clip's own scene seed, 3.4 m,
 renders cached), the lite per-frame stages run on the video, and the taps are fitted to the raw
 per-frame joints against the truth (:func:`stmocap.evaluation.linear_bound.fit_taps`: MPJPE +
-λ·ACC-ERR). Frames where nobody was detected split a clip into separate runs. The file records
-the clips, the frame count, λ and, on those same clips, raw / One-Euro / taps MPJPE and ACC-ERR
-(the taps applied exactly as the graph applies them).
+λ·ACC-ERR), reading the pipeline's ``--lookahead`` frames ahead (0: causal). Frames where nobody
+was detected split a clip into separate runs. The file records the clips, the frame count, λ
+and, on those same clips, raw / One-Euro (at the same lookahead) / taps MPJPE and ACC-ERR (the
+taps applied exactly as the graph applies them).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class FilmedClip:
 
 def film_clips(cfg: PipelineConfig, fit: TapsFitConfig, cache: Path,
                progress: Callable[[str], None] | None = None) -> list[FilmedClip]:
-    """Render (cached), run the per-frame stages and the One-Euro filter on every clip of ``fit``."""
+    """Render (cached), run the per-frame stages and the One-Euro filter on every clip of ``fit``
+    (the filter given ``cfg.plan.lookahead`` frames of the future, as ``stmocap eval`` compares)."""
     from stmocap.evaluation.closed_loop import (
         clip_camera,
         per_frame_estimates,
@@ -83,8 +85,10 @@ def film_clips(cfg: PipelineConfig, fit: TapsFitConfig, cache: Path,
             gt = np.asarray(truth["joints3d"], np.float64)
         estimates, _ = per_frame_estimates(video, clip_cfg)
         euro = replace(clip_cfg, smoothing=replace(clip_cfg.smoothing, filter="one-euro"))
+        # the One-Euro filter at the same lookahead: causal at 0, forward-backward beyond
+        euro_variant = "smoothed" if cfg.plan.lookahead else "filtered"
         raw, smoothed = (temporal_variant(estimates, c, v) for c, v in ((clip_cfg, "raw"),
-                                                                         (euro, "filtered")))
+                                                                         (euro, euro_variant)))
         out.append(FilmedClip(name, gt - gt[:, :1], {t: v[:2] for t, v in raw.items()},
                               {t: v[:2] for t, v in smoothed.items()}))
     return out
@@ -115,7 +119,8 @@ def smooth_run(params: list[tuple[np.ndarray, np.ndarray]], taps: Taps
     from stmocap.realtime.filters import TapsSmoother
 
     smoother = TapsSmoother(taps)
-    return [smoother(r, b) for r, b in params]
+    out = [y for r, b in params for y in smoother.push(r, b)]
+    return out + smoother.flush()
 
 
 def _segments(clips: list[FilmedClip]) -> list[tuple[list, list, np.ndarray]]:  # type: ignore[type-arg]
@@ -147,14 +152,17 @@ def score_clips(clips: list[FilmedClip], taps: Taps, body: Any) -> dict[str, dic
                 "frames": frames} for k, v in totals.items()}
 
 
-def fit_clips(clips: list[FilmedClip], fit: TapsFitConfig, body: Any) -> tuple[Taps, dict[str, Any]]:
-    """The taps fitted on ``clips`` (their runs of at least 3 detected frames) and the file's
-    metadata, with :func:`score_clips` on those same clips."""
+def fit_clips(clips: list[FilmedClip], fit: TapsFitConfig, body: Any,
+              lookahead: int = 0) -> tuple[Taps, dict[str, Any]]:
+    """The taps fitted on ``clips`` (their runs of at least 3 detected frames), reading
+    ``lookahead`` frames ahead, and the file's metadata, with :func:`score_clips` on those same
+    clips."""
     from stmocap.evaluation.linear_bound import fit_taps
 
     segments = _segments(clips)
     pairs = [(_joints(body, raw), gt) for raw, _, gt in segments]
-    taps = Taps(fit_taps(pairs, history=fit.history, accel_weight=fit.accel_weight))
+    taps = Taps(fit_taps(pairs, history=fit.history, lookahead=lookahead,
+                         accel_weight=fit.accel_weight), lookahead=lookahead)
     metrics = score_clips(clips, taps, body)
     return taps, {"fitted_on": [c.name for c in clips], "frames": metrics["raw"]["frames"],
                   "runs": len(segments), "accel_weight": fit.accel_weight, "history": fit.history,

@@ -94,7 +94,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "mm/frame²), over frames where the person was detected. `stitched` without a temporal "
             "network averages identical per-frame estimates, so it equals `raw`; `learned` appears "
             "where a temporal network runs (--temporal net, or the default --temporal auto at a "
-            "lookahead with shipped lite weights).")
+            "lookahead with shipped lite weights), alone; `blended` is its output mixed with "
+            "the taps' smoothing of the per-frame estimates (`filtered`), what the graph "
+            "publishes with a network and --filter taps (the default with the shipped lite "
+            "networks); `smoothed` is the One-Euro filter given the same lookahead.")
     placement = ("Placement and world frame (`filtered`, what is published; docs/groundtruth.md): "
                  "medians over detected frames of the root's depth error (% of its true depth) and "
                  "position error; camera height and pitch errors over frames whose estimate was "
@@ -127,8 +130,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "eval", help="accuracy against ground truth (--closed-loop: rendered motion capture)",
         description="--closed-loop: render each shipped motion-capture clip on the free body (cached "
                     "in $STMOCAP_CACHE/closed-loop), run the profile's per-frame stages on the video, "
-                    "then the temporal part as raw / stitched / filtered / learned (with "
-                    "--temporal net, for profiles whose per-frame stage gives features), and report "
+                    "then the temporal part as raw / stitched / filtered / smoothed / learned / "
+                    "blended (learned and blended with --temporal net, for profiles whose "
+                    "per-frame stage gives features), and report "
                     "MPJPE, PA-MPJPE and ACC-ERR per clip and overall "
                     "(Markdown, JSON and an acceleration plot in --out).")
     p.add_argument("--closed-loop", action="store_true", help="evaluate on rendered ground truth")

@@ -80,12 +80,16 @@ def check_combinations(cfg: Any) -> None:
         raise UserError(f"--taps is the smoother of --filter taps, not of --filter "
                         f"{cfg.smoothing.filter}: drop one of them")
     if cfg.smoothing.filter == "taps" or cfg.smoothing.taps is not None:
-        from stmocap.models.temporal.taps import SHIPPED, load_taps
+        from stmocap.models.temporal.taps import load_taps, taps_file, taps_problem
 
+        plan = cfg.plan
         try:
-            load_taps(cfg.smoothing.taps or SHIPPED)
+            taps = load_taps(taps_file(cfg.smoothing.taps, plan.lookahead))
         except ValueError as exc:
             raise UserError(f"--taps: {exc}") from exc
+        problem = taps_problem(taps, plan.lookahead, plan.stride)
+        if problem:
+            raise UserError(f"--taps: {problem}")
     if cfg.perframe.profile == "replay" and cfg.perframe.estimates is None:
         raise UserError("--profile replay needs --estimates FILE.npz (per-frame pose_6d, betas, cam)")
     if cfg.perframe.profile == "paper" and not cfg.perframe.random_weights:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -118,3 +119,31 @@ def test_taps_smoother_identity_and_stillness() -> None:
         r, v = still(rot[7], lin[7])
         np.testing.assert_allclose(r, rot[7], atol=1e-10)
         np.testing.assert_allclose(v, lin[7], atol=1e-12)
+
+
+@pytest.mark.parametrize("frames", [40, 3, 1])
+def test_taps_smoother_with_lookahead_is_the_fitted_filter_a_few_frames_late(frames: int) -> None:
+    """Pushing frame t returns frame t − L; at the end, flush returns the rest with the last
+    frame standing in for the future: the same as apply_taps on the whole sequence."""
+    from stmocap.evaluation.linear_bound import apply_taps
+    from stmocap.models.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
+    from stmocap.models.temporal.taps import Taps
+    from stmocap.realtime.filters import TapsSmoother
+
+    rot = _rotations(5)[:frames]
+    lin = np.random.default_rng(6).normal(0, 1, (frames, 13))
+    w = np.array([0.2, 0.3, 0.35, 0.2, 0.1, -0.15])  # reads 2 frames ahead
+    smoother = TapsSmoother(Taps(w, lookahead=2))
+    got = []
+    for t in range(frames):
+        out = smoother.push(rot[t], lin[t])
+        assert len(out) == (1 if t >= 2 else 0)
+        got += out
+    got += smoother.flush()
+    assert len(got) == frames and smoother.flush() == []
+    six = matrix_to_rotation_6d(torch.from_numpy(rot)).numpy()
+    want_rot = rotation_6d_to_matrix(torch.from_numpy(apply_taps(six, w, 2))).numpy()
+    np.testing.assert_allclose(np.stack([g[0] for g in got]), want_rot, atol=1e-10)
+    np.testing.assert_allclose(np.stack([g[1] for g in got]), apply_taps(lin, w, 2), atol=1e-12)
+    with pytest.raises(ValueError, match="use push"):
+        smoother(rot[0], lin[0])

@@ -199,3 +199,126 @@ def test_body_stage_starts_its_floor_estimate_again_at_a_shot_cut() -> None:
     # … resets nothing again: track 0's frame 40 counts, so frames 41–43 make three contacts
     assert [contacts(seq) for seq in (41, 42, 43)] == [0, 0, 3]
     assert [contacts(seq) for seq in range(44, 80)][-1] >= 30
+
+
+@pytest.mark.parametrize(("lookahead", "taps_ahead"), [(2, 2), (3, 2), (7, 7)])
+def test_taps_with_lookahead_take_their_frames_out_of_the_graphs_wait(
+        tmp_path, lookahead: int, taps_ahead: int) -> None:
+    """Taps reading La frames ahead in a graph waiting L: every frame comes out once, in order,
+    exactly L frames after it came in (the tail at the end of the track), and equals the taps
+    applied to the whole per-frame sequence (the fit's own filter, edges repeated)."""
+    import torch
+    from stmocap.evaluation.linear_bound import apply_taps
+    from stmocap.models.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
+    from stmocap.models.temporal.taps import Taps, save_taps
+    from stmocap.realtime.filters import FilterConfig
+
+    weights = np.random.default_rng(0).normal(0, 1, taps_ahead + 5)
+    weights[taps_ahead] += 1 - weights.sum()
+    save_taps(tmp_path / "t.json", Taps(weights, lookahead=taps_ahead))
+    plan = WindowPlan(window=8, stride=1, lookahead=lookahead)
+    smoothing = FilterConfig(filter="taps", taps=tmp_path / "t.json")
+    a = make_estimates(30, seed=4)
+    stages = [WindowStage(plan), TemporalStage(None), StitchStage(plan, smoothing=smoothing)]
+    came_out: dict[int, int] = {}
+    params = []
+    for seq in range(30):
+        for m in run_chain(stages, _frame(seq, {5: {k: v[seq] for k, v in a.items()}})):
+            if m.kind == "params":
+                came_out[m.seq] = seq
+                params.append(m)
+    for m in run_chain(stages, Message(kind=EOS, seq=30)):
+        if m.kind == "params":
+            came_out[m.seq] = 30
+            params.append(m)
+    assert [m.seq for m in params] == list(range(30))
+    assert all(came_out[t] == t + lookahead for t in range(30 - lookahead))
+    rot, lin = offline_reference(a, plan, None)  # the per-frame estimates, stitched, no filter
+    six = matrix_to_rotation_6d(torch.from_numpy(rot).double()).numpy()
+    want = rotation_6d_to_matrix(torch.from_numpy(apply_taps(six, weights, taps_ahead))).numpy()
+    np.testing.assert_allclose(np.stack([m.arrays["rotmats"] for m in params]), want, atol=1e-5)
+    np.testing.assert_allclose(
+        np.stack([np.concatenate([m.arrays["betas"], m.arrays["cam"]]) for m in params]),
+        apply_taps(lin.astype(np.float64), weights, taps_ahead), atol=1e-5)
+
+
+def test_taps_that_read_further_ahead_than_the_graph_waits_are_refused(tmp_path) -> None:
+    from stmocap.models.temporal.taps import Taps, save_taps
+    from stmocap.realtime.filters import FilterConfig
+
+    save_taps(tmp_path / "t.json", Taps(np.array([0.5, 0.3, 0.2]), lookahead=2))
+    smoothing = FilterConfig(filter="taps", taps=tmp_path / "t.json")
+    with pytest.raises(ValueError, match="read 2 frames ahead and --lookahead is 1"):
+        StitchStage(WindowPlan(window=8, lookahead=1), smoothing=smoothing)
+    with pytest.raises(ValueError, match="--stride 3 needs at least 2"):
+        StitchStage(WindowPlan(window=8, stride=3, lookahead=3), smoothing=smoothing)
+
+
+@pytest.mark.parametrize(("stride", "lookahead", "taps_ahead"), [(1, 2, 2), (2, 7, 5)])
+def test_taps_beside_a_network_are_mixed_with_its_output(  # type: ignore[no-untyped-def]
+        tmp_path, lite_engine, stride: int, lookahead: int, taps_ahead: int) -> None:
+    """With a network running, --filter taps does not filter its output: the taps smooth the
+    per-frame estimates and the frame published is the --taps-weight mean of the two. Two tracks,
+    one ending early; every frame once, in order, L frames after it came in; each equals the
+    network alone (offline stitching) mixed with the taps alone (the graph with no network):
+    rotations 30 % of the way along the geodesic, the rest 0.7 / 0.3."""
+    import torch
+    from stmocap.models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+    from stmocap.models.temporal.taps import Taps, save_taps
+    from stmocap.realtime.filters import FilterConfig
+
+    weights = np.random.default_rng(1).normal(0, 0.3, taps_ahead + 6)
+    weights[taps_ahead] += 1 - weights.sum()
+    save_taps(tmp_path / "t.json", Taps(weights, lookahead=taps_ahead))
+    plan = WindowPlan(window=16, stride=stride, lookahead=lookahead)
+    taps = FilterConfig(filter="taps", taps=tmp_path / "t.json", taps_weight=0.3)
+    tracks = {7: (make_estimates(40, seed=5, feats_shape=(231,)), 0),
+              3: (make_estimates(12, seed=6, feats_shape=(231,)), 4)}
+
+    def run(stages: list) -> list[Message]:  # type: ignore[type-arg]
+        out: list[Message] = []
+        for seq in range(40):
+            rows = {t: seq - first for t, (e, first) in tracks.items()
+                    if 0 <= seq - first < len(e["pose_6d"])}
+            ids = sorted(rows)
+            arrays = {k: np.stack([tracks[t][0][k][rows[t]] for t in ids])
+                      if ids else np.zeros((0,), np.float32)
+                      for k in ("pose_6d", "betas", "cam", "feats")}
+            arrays |= {"track_ids": np.array(ids, np.int64),
+                       "boxes": np.tile(np.array([[0, 0, 100, 200]], np.float32), (len(ids), 1))}
+            for m in run_chain(stages, Message(kind="estimates", seq=seq, arrays=arrays,
+                                               meta={"image_size": [100, 200]})):
+                if m.kind == "params":
+                    m.meta["out_at"] = seq
+                    out.append(m)
+        return out + [m for m in run_chain(stages, Message(kind=EOS, seq=40)) if m.kind == "params"]
+
+    mixed = run([WindowStage(plan), TemporalStage(lite_engine),
+                 StitchStage(plan, smoothing=taps, network=True)])
+    alone = run([WindowStage(plan), TemporalStage(None), StitchStage(plan, smoothing=taps)])
+    for tid, (est, first) in tracks.items():
+        mine = [m for m in mixed if m.track == tid]
+        n = len(est["pose_6d"])
+        assert [m.seq for m in mine] == list(range(first, first + n))
+        assert all(m.meta["out_at"] == m.seq + lookahead for m in mine if m.seq + lookahead < first + n)
+        net_rot, net_lin = offline_reference(est, plan, lite_engine)
+        taps_rot = np.stack([m.arrays["rotmats"] for m in alone if m.track == tid])
+        r_net = torch.from_numpy(net_rot).double()
+        step = matrix_to_axis_angle(r_net.transpose(-1, -2) @ torch.from_numpy(taps_rot).double())
+        want = (r_net @ axis_angle_to_matrix(0.3 * step)).numpy()  # 30 % of the way to the taps'
+        np.testing.assert_allclose(np.stack([m.arrays["rotmats"] for m in mine]), want, atol=1e-5)
+        # a geodesic mix: 0.3 of the angle from the network's rotation, 0.7 from the taps'
+        def ang(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            cos = (np.trace(np.swapaxes(a, -1, -2) @ b, axis1=-2, axis2=-1) - 1) / 2
+            return np.arccos(np.clip(cos, -1, 1))
+
+        got = np.stack([m.arrays["rotmats"] for m in mine]).astype(np.float64)
+        total = ang(net_rot.astype(np.float64), taps_rot.astype(np.float64))
+        big = total > 0.05
+        np.testing.assert_allclose(ang(net_rot, got)[big], 0.3 * total[big], rtol=1e-3, atol=1e-4)
+        taps_lin = np.stack([np.concatenate([m.arrays["betas"], m.arrays["cam"]])
+                             for m in alone if m.track == tid])
+        np.testing.assert_allclose(
+            np.stack([np.concatenate([m.arrays["betas"], m.arrays["cam"]]) for m in mine]),
+            0.7 * net_lin + 0.3 * taps_lin, atol=1e-5)
+        assert not np.allclose(net_rot, taps_rot, atol=1e-3)  # the two really differ

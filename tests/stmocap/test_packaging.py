@@ -64,6 +64,8 @@ def test_wheel_contains_every_layer(tmp_path: Path) -> None:
                  "stmocap/models/blazepose/data/NOTICE",
                  "stmocap/models/temporal/data/lite_l2.pt", "stmocap/models/temporal/data/lite_l7.pt",
                  "stmocap/models/temporal/data/lite_l0_taps.json",
+                 "stmocap/models/temporal/data/lite_l2_taps.json",
+                 "stmocap/models/temporal/data/lite_l7_taps.json",
                  "stmocap/models/temporal/data/NOTICE"):
         assert path in names
     assert not any(n.startswith(("tests/", "models/", "realtime/")) for n in names)

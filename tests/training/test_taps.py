@@ -53,6 +53,34 @@ def test_fit_taps_then_run_with_them(tmp_path: Path) -> None:
     assert np.isclose(rows["taps"]["filtered"]["accel"], m["taps"]["accel"], atol=0.01)
 
 
+def test_fit_taps_with_lookahead_then_eval_them_at_that_lookahead(tmp_path: Path) -> None:
+    """Taps reading 2 frames ahead, fitted and then run by the graph at --lookahead 2 with no
+    network: the graph gives the file's in-sample score, and the file's One-Euro row is the
+    forward-backward filter at the same lookahead (eval's `smoothed`)."""
+    env = {**os.environ, "STMOCAP_CACHE": str(tmp_path / "cache")}
+    out = tmp_path / "taps_l2.json"
+    done = _stmocap("fit-taps", "--clips", "run", "--min-frames", "0", "--history", "3",
+                    "--lookahead", "2", "--out", str(out), "--no-progress", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "6 taps fitted" in done.stdout
+    taps = load_taps(out)
+    assert taps.lookahead == 2 and len(taps.weights) == 6
+    m = taps.meta["metrics_on_fit_clips"]
+    done = _stmocap("eval", "--closed-loop", "--clips", "run", "--min-frames", "0", "--lookahead",
+                    "2", "--temporal", "none", "--taps", str(out), "--out", str(tmp_path / "e"),
+                    env=env)
+    assert done.returncode == 0, done.stderr
+    got = json.loads((tmp_path / "e" / "closed_loop.json").read_text())[0]["metrics"]
+    assert np.isclose(got["filtered"]["mpjpe"], m["taps"]["mpjpe"], atol=0.01)
+    assert np.isclose(got["filtered"]["accel"], m["taps"]["accel"], atol=0.01)
+    assert np.isclose(got["smoothed"]["mpjpe"], m["one-euro"]["mpjpe"], atol=0.01)
+    assert got["filtered"]["accel"] < got["raw"]["accel"]
+    # the same taps in a graph that waits for fewer frames than they read: refused up front
+    done = _stmocap("eval", "--closed-loop", "--clips", "run", "--lookahead", "1", "--temporal",
+                    "none", "--taps", str(out), env=env)
+    assert done.returncode == 2 and "read 2 frames ahead and --lookahead is 1" in done.stderr
+
+
 def test_taps_options_are_checked_up_front(tmp_path: Path) -> None:
     env = {**os.environ, "STMOCAP_CACHE": str(tmp_path / "cache")}
     bad = tmp_path / "bad.json"

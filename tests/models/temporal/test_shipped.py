@@ -103,10 +103,11 @@ def test_the_learned_weighting_favours_the_served_frames_neighbours(L: int) -> N
 def test_runs_use_them_only_where_meant() -> None:
     net = replace(PipelineConfig(), temporal=TemporalConfig(temporal="net"), plan=WindowPlan(lookahead=7))
     got = resolve_shipped_temporal(net)
-    assert got.temporal.checkpoint == shipped_checkpoint(7) and got.smoothing.filter == "none"
+    # the shipped network with the shipped taps for its lookahead (mixed with its output)
+    assert got.temporal.checkpoint == shipped_checkpoint(7) and got.smoothing.filter == "taps"
     # the default, --temporal auto: the network where weights ship for the lookahead, else none
-    # with a filter (--filter auto: the learned taps at L = 0, One-Euro elsewhere); the result
-    # never says auto, and resolving twice changes nothing
+    # with a filter (--filter auto: the learned taps where they ship for the lookahead, One-Euro
+    # elsewhere); the result never says auto, and resolving twice changes nothing
     base = PipelineConfig()
     assert base.temporal.temporal == "auto" and base.plan.lookahead == 0
     assert base.smoothing.filter == "auto"
@@ -122,9 +123,18 @@ def test_runs_use_them_only_where_meant() -> None:
     assert resolve_shipped_temporal(mine_taps).smoothing.filter == "taps"  # --taps FILE alone
     auto7 = resolve_shipped_temporal(replace(base, plan=WindowPlan(lookahead=7)))
     assert auto7 == got and resolve_shipped_temporal(auto7) == auto7
-    for plan in (WindowPlan(lookahead=4), WindowPlan(window=8, lookahead=7)):  # no weights for these
-        r = resolve_shipped_temporal(replace(base, plan=plan))
-        assert r.temporal.temporal == "none" and r.smoothing.filter == "one-euro"  # taps: L = 0 only
+    r = resolve_shipped_temporal(replace(base, plan=WindowPlan(lookahead=4)))  # nothing ships for 4
+    assert r.temporal.temporal == "none" and r.smoothing.filter == "one-euro"
+    r = resolve_shipped_temporal(replace(base, plan=WindowPlan(window=8, lookahead=7)))
+    assert r.temporal.temporal == "none" and r.smoothing.filter == "taps"  # no network: the taps
+    # the shipped network alone (--filter none), the taps alone (--temporal none); a One-Euro
+    # filter after a shipped network only adds lag: off
+    for flt, temporal, want in (("none", "auto", ("net", "none")), ("auto", "none", ("none", "taps")),
+                                ("one-euro", "auto", ("net", "none"))):
+        r = resolve_shipped_temporal(replace(base, plan=WindowPlan(lookahead=2),
+                                             temporal=TemporalConfig(temporal=temporal),
+                                             smoothing=replace(base.smoothing, filter=flt)))
+        assert (r.temporal.temporal, r.smoothing.filter) == want, (flt, temporal)
     mine = resolve_shipped_temporal(replace(base, temporal=TemporalConfig(checkpoint=shipped_checkpoint(2))))
     assert mine.temporal.temporal == "net" and mine.smoothing.filter == "one-euro"  # the user's filter
     paper_auto = replace(base, perframe=replace(base.perframe, profile="paper"))
