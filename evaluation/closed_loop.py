@@ -153,6 +153,38 @@ def per_frame_estimates(video: Path, cfg: PipelineConfig,
     return out, 1e3 * spent / max(len(out), 1)
 
 
+@dataclass(frozen=True)
+class Filmed:
+    """One clip filmed for scoring: ``cfg`` with the clip's own camera (:func:`clip_camera`), the
+    per-frame stages' ``estimates`` (one message per video frame, the video's clock), the truth
+    ``joints3d (T, 24, 3)`` (camera frame, metres), ``cam_rot (T, 3, 3)`` and ``cam_t (T, 3)``,
+    the clip's fps and the mean per-frame cost in ms."""
+
+    cfg: PipelineConfig
+    estimates: list[Message]
+    truth: dict[str, np.ndarray]
+    fps: float
+    per_frame_ms: float
+
+    def truth_joints(self) -> torch.Tensor:
+        """The truth's joints ``(T, 24, 3)``, pelvis-centred, float32, as the metrics take them."""
+        gt = torch.from_numpy(self.truth["joints3d"]).double()
+        return (gt - gt[:, :1]).float()
+
+
+def film(motion: Motion, scene: SceneConfig, cache: Path, cfg: PipelineConfig,
+         progress: Callable[[int], None] | None = None, fov_scale: float = 1.0) -> Filmed:
+    """Render ``motion`` in ``scene`` (cached, on ``cfg``'s body) and run ``cfg``'s per-frame
+    stages on the video with the clip's camera: what every closed-loop score starts from."""
+    video, gt_path = render_cached(motion, scene, cache, cfg.body.smpl)
+    cfg = clip_camera(cfg, gt_path, fov_scale)
+    with np.load(gt_path) as gt:
+        truth = {k: np.asarray(gt[k]) for k in ("joints3d", "cam_rot", "cam_t")}
+        fps = float(gt["fps"])
+    estimates, ms = per_frame_estimates(video, cfg, progress)
+    return Filmed(cfg, estimates, truth, fps, ms)
+
+
 def temporal_variant(estimates: list[Message], cfg: PipelineConfig,
                      variant: str) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
     """``(rotations (24, 3, 3), betas (10,), transl (3,) or None)`` per frame index (track 0) after
@@ -310,15 +342,11 @@ def evaluate_clip(motion: Motion, cfg: PipelineConfig, scene: SceneConfig, cache
     from stmocap.models.body.model import load_body_model
 
     # The truth is rendered and measured on the same body model the pipeline poses.
-    video, gt_path = render_cached(motion, scene, cache, cfg.body.smpl)
-    cfg = clip_camera(cfg, gt_path, fov_scale)
-    with np.load(gt_path) as gt:
-        gt_all = {k: gt[k] for k in ("joints3d", "cam_rot", "cam_t")}
-        fps = float(gt["fps"])
-    gt_joints = torch.from_numpy(gt_all["joints3d"]).double()
-    gt_joints = (gt_joints - gt_joints[:, :1]).float()
+    filmed = film(motion, scene, cache, cfg, progress, fov_scale)
+    cfg, estimates, gt_all, fps, ms = (filmed.cfg, filmed.estimates, filmed.truth, filmed.fps,
+                                       filmed.per_frame_ms)
+    gt_joints = filmed.truth_joints()
     T = gt_joints.shape[0]
-    estimates, ms = per_frame_estimates(video, cfg, progress)
     body = load_body_model(cfg.body.smpl)
     metrics: dict[str, dict[str, float]] = {}
     camera: dict[str, dict[str, float]] = {}

@@ -33,13 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from stmocap.evaluation.closed_loop import (
-    _joints,
-    clip_camera,
-    per_frame_estimates,
-    render_cached,
-    temporal_variant,
-)
+from stmocap.evaluation.closed_loop import _joints, temporal_variant
+from stmocap.evaluation.closed_loop import film as film_clip
 from stmocap.evaluation.linear_bound import apply_taps, fit_taps
 from stmocap.evaluation.metrics import accel_error, mpjpe, pa_mpjpe
 from stmocap.groundtruth.motions import load_motions, select_clips
@@ -119,14 +114,10 @@ def main() -> int:
     def film(name: str, variants: dict[str, str], cfg_extra: Path | None) -> tuple | None:  # type: ignore[type-arg]
         """(name, truth (T, 24, 3) pelvis-centred, {label: (rotations, β)}); None when a variant
         misses frames (this script needs every frame detected)."""
-        motion = motions[name].looped(90)  # as `stmocap eval --closed-loop` (its --min-frames)
-        scene = replace(SceneConfig(), seed=order.index(name))
-        video, truth_path = render_cached(motion, scene, cache, base.body.smpl)
-        cfg = clip_camera(base, truth_path)
-        with np.load(truth_path) as truth:
-            gt = torch.from_numpy(truth["joints3d"]).double()
-        gt = (gt - gt[:, :1]).float()
-        estimates, _ = per_frame_estimates(video, cfg)
+        # as `stmocap eval --closed-loop` films it (its --min-frames 90, the clip's scene seed)
+        clip = film_clip(motions[name].looped(90), replace(SceneConfig(), seed=order.index(name)),
+                         cache, base)
+        cfg, estimates, gt = clip.cfg, clip.estimates, clip.truth_joints()
         if cfg_extra:
             cfg = replace(cfg, temporal=replace(cfg.temporal, temporal="net", checkpoint=cfg_extra))
         got = {}

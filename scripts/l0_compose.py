@@ -16,14 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from stmocap.evaluation.closed_loop import (
-    _joints,
-    clip_camera,
-    held_frames,
-    per_frame_estimates,
-    render_cached,
-    stream_params,
-)
+from stmocap.evaluation.closed_loop import _joints, film, held_frames, stream_params
 from stmocap.evaluation.metrics import accel_error, mpjpe, pa_mpjpe
 from stmocap.groundtruth.motions import load_motions
 from stmocap.groundtruth.scene import SceneConfig
@@ -42,16 +35,9 @@ body = load_body_model(None)
 cache = cache_root() / "closed-loop"
 base = replace(PipelineConfig(), plan=WindowPlan(window=16, stride=1, lookahead=0))
 data = []
-for name in clips:
-    m = motions[name].looped(90)
-    scene = SceneConfig(seed=order.index(name))
-    video, gt_path = render_cached(m, scene, cache, None)
-    cfg = clip_camera(base, gt_path)
-    with np.load(gt_path) as gt:
-        g = torch.from_numpy(gt["joints3d"]).double()
-    g = (g - g[:, :1]).float()
-    est, _ = per_frame_estimates(video, cfg)
-    data.append((cfg, g, est))
+for name in clips:  # filmed as `stmocap eval --closed-loop` films them
+    clip = film(motions[name].looped(90), SceneConfig(seed=order.index(name)), cache, base)
+    data.append((clip.cfg, clip.truth_joints(), clip.estimates))
 
 def streams(temporal, smoothing):
     """Per clip: the output's joints (T, 24, 3) with the frames held over gaps, and which were

@@ -62,12 +62,7 @@ def film_clips(cfg: PipelineConfig, fit: TapsFitConfig, cache: Path,
                progress: Callable[[str], None] | None = None) -> list[FilmedClip]:
     """Render (cached), run the per-frame stages and the One-Euro filter on every clip of ``fit``
     (the filter given ``cfg.plan.lookahead`` frames of the future, as ``stmocap eval`` compares)."""
-    from stmocap.evaluation.closed_loop import (
-        clip_camera,
-        per_frame_estimates,
-        render_cached,
-        temporal_variant,
-    )
+    from stmocap.evaluation.closed_loop import film, temporal_variant
     from stmocap.groundtruth.motions import load_motions, select_clips
     from stmocap.groundtruth.scene import SceneConfig
 
@@ -77,18 +72,14 @@ def film_clips(cfg: PipelineConfig, fit: TapsFitConfig, cache: Path,
     for name in select_clips(fit.clips, motions):
         if progress:
             progress(name)
-        motion = motions[name].looped(fit.min_frames)
-        scene = replace(SceneConfig(), seed=order.index(name))
-        video, truth_path = render_cached(motion, scene, cache, cfg.body.smpl)
-        clip_cfg = clip_camera(cfg, truth_path)
-        with np.load(truth_path) as truth:
-            gt = np.asarray(truth["joints3d"], np.float64)
-        estimates, _ = per_frame_estimates(video, clip_cfg)
-        euro = replace(clip_cfg, smoothing=replace(clip_cfg.smoothing, filter="one-euro"))
+        filmed = film(motions[name].looped(fit.min_frames),
+                      replace(SceneConfig(), seed=order.index(name)), cache, cfg)
+        gt = np.asarray(filmed.truth["joints3d"], np.float64)
+        euro = replace(filmed.cfg, smoothing=replace(filmed.cfg.smoothing, filter="one-euro"))
         # the One-Euro filter at the same lookahead: causal at 0, forward-backward beyond
         euro_variant = "smoothed" if cfg.plan.lookahead else "filtered"
-        raw, smoothed = (temporal_variant(estimates, c, v) for c, v in ((clip_cfg, "raw"),
-                                                                         (euro, euro_variant)))
+        raw, smoothed = (temporal_variant(filmed.estimates, c, v)
+                         for c, v in ((filmed.cfg, "raw"), (euro, euro_variant)))
         out.append(FilmedClip(name, gt - gt[:, :1], {t: v[:2] for t, v in raw.items()},
                               {t: v[:2] for t, v in smoothed.items()}))
     return out
