@@ -83,6 +83,16 @@ class StitchStage(Stage):
             if not network:
                 self.stitch_plan = taps_plan
 
+    def input_schema(self, kind: str) -> KindSchema | None:
+        """Mixing taps into a network's output reads the windows' own per-frame estimates too."""
+        schema = super().input_schema(kind)
+        if not self.blend or kind != "windows" or schema is None:
+            return schema
+        return KindSchema({**schema.arrays,
+                           "win_pose_6d": ArrayRule(F32, ("K", "W", "J", 6), required_when="K"),
+                           "win_betas": ArrayRule(F32, ("K", "W", None), required_when="K"),
+                           "win_cam": ArrayRule(F32, ("K", "W", 3), required_when="K")})
+
     def _new_track(self) -> _TrackState:
         state = _TrackState(StreamingStitcher(self.stitch_plan))
         if self.smoothing.filter in ("one-euro", "auto"):  # auto unresolved (no pipeline): one-euro

@@ -322,3 +322,30 @@ def test_taps_beside_a_network_are_mixed_with_its_output(  # type: ignore[no-unt
             np.stack([np.concatenate([m.arrays["betas"], m.arrays["cam"]]) for m in mine]),
             0.7 * net_lin + 0.3 * taps_lin, atol=1e-5)
         assert not np.allclose(net_rot, taps_rot, atol=1e-3)  # the two really differ
+
+
+def test_mixing_taps_into_a_network_asks_for_the_per_frame_estimates(tmp_path) -> None:
+    """A windows message without the per-frame arrays is refused by name where the stitch stage
+    mixes taps into a network's output, and accepted where it only stitches the network's."""
+    from stmocap.models.temporal.taps import Taps, save_taps
+    from stmocap.realtime.filters import FilterConfig
+    from stmocap.realtime.schema import MessageError, validate
+
+    save_taps(tmp_path / "t.json", Taps(np.array([0.5, 0.3, 0.2]), lookahead=2))
+    plan = WindowPlan(window=4, lookahead=2)
+    arrays = {"track_ids": np.array([0], np.int64), "boxes": np.zeros((1, 4), np.float32),
+              "frame_local": np.array([3], np.int64), "win_track": np.array([0], np.int64),
+              "win_start": np.array([0], np.int64), "win_tail": np.array([False]),
+              "win_rot": np.tile(np.eye(3, dtype=np.float32), (1, 4, 24, 1, 1)),
+              "win_lin": np.zeros((1, 4, 13), np.float32),
+              "ended_tracks": np.zeros(0, np.int64), "ended_len": np.zeros(0, np.int64)}
+    msg = Message(kind="windows", seq=3, arrays=arrays, meta={})
+    validate(msg, [StitchStage(plan, network=True)])
+    mixing = StitchStage(plan, smoothing=FilterConfig(filter="taps", taps=tmp_path / "t.json"),
+                         network=True)
+    with pytest.raises(MessageError, match="lacks array 'win_pose_6d'"):
+        validate(msg, [mixing])
+    six = np.tile(np.array([1, 0, 0, 0, 1, 0], np.float32), (1, 4, 24, 1))
+    validate(Message(kind="windows", seq=3, meta={}, arrays={
+        **arrays, "win_pose_6d": six, "win_betas": np.zeros((1, 4, 10), np.float32),
+        "win_cam": np.zeros((1, 4, 3), np.float32)}), [mixing])
