@@ -203,8 +203,8 @@ def resolve_shipped_temporal(cfg: PipelineConfig) -> PipelineConfig:
 def _resolve_filter(cfg: PipelineConfig) -> PipelineConfig:
     """``--filter auto`` decided, once the temporal model is: the user's ``--taps`` where given;
     on the lite profile with no network or a shipped one, the shipped taps for ``--lookahead``
-    where there are some (with a network they are mixed with its output, not applied to it);
-    else none after a shipped network, and the One-Euro filter everywhere else."""
+    where there are some and the stride is 1 (with a network they are mixed with its output,
+    not applied to it); else none after a shipped network, and the One-Euro filter elsewhere."""
     if cfg.smoothing.filter != "auto":
         return cfg
     from stmocap.models.temporal.shipped import shipped_checkpoint
@@ -213,9 +213,10 @@ def _resolve_filter(cfg: PipelineConfig) -> PipelineConfig:
     t, L = cfg.temporal, cfg.plan.lookahead
     shipped_net = (t.temporal == "net" and t.checkpoint is not None
                    and t.checkpoint == shipped_checkpoint(L))
+    # the shipped taps for L read all L frames ahead, leaving overlap averaging none: stride 1
     if cfg.smoothing.taps is not None or (
             cfg.perframe.profile == "lite" and (t.temporal == "none" or shipped_net)
-            and shipped_taps(L).is_file()):
+            and cfg.plan.stride == 1 and shipped_taps(L).is_file()):
         chosen = "taps"
     else:  # the shipped networks' output was measured unfiltered
         chosen = "none" if shipped_net else "one-euro"

@@ -127,7 +127,7 @@ def taps_problem(taps: Taps, lookahead: int, stride: int) -> str | None:
                 f"--lookahead {lookahead})")
     rest = lookahead - taps.lookahead
     if stride > rest + 1:
-        return (f"the taps take {taps.lookahead} of --lookahead {lookahead}'s frames, leaving {rest} "
-                f"for the windows: --stride {stride} needs at least {stride - 1} (use --stride "
-                f"{rest + 1})")
+        return (f"the taps read {taps.lookahead} of the {lookahead} frames --lookahead waits for, "
+                f"leaving {rest} for overlap averaging, and --stride {stride} needs {stride - 1}: "
+                f"use --stride {rest + 1}, or taps that read fewer frames ahead")
     return None

@@ -250,7 +250,7 @@ def test_taps_that_read_further_ahead_than_the_graph_waits_are_refused(tmp_path)
     smoothing = FilterConfig(filter="taps", taps=tmp_path / "t.json")
     with pytest.raises(ValueError, match="read 2 frames ahead and --lookahead is 1"):
         StitchStage(WindowPlan(window=8, lookahead=1), smoothing=smoothing)
-    with pytest.raises(ValueError, match="--stride 3 needs at least 2"):
+    with pytest.raises(ValueError, match="leaving 1 for overlap averaging, and --stride 3 needs 2"):
         StitchStage(WindowPlan(window=8, stride=3, lookahead=3), smoothing=smoothing)
 
 

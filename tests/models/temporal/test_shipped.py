@@ -135,6 +135,9 @@ def test_runs_use_them_only_where_meant() -> None:
                                              temporal=TemporalConfig(temporal=temporal),
                                              smoothing=replace(base.smoothing, filter=flt)))
         assert (r.temporal.temporal, r.smoothing.filter) == want, (flt, temporal)
+    # the shipped taps read all L frames ahead: with a stride > 1 the network runs alone
+    r = resolve_shipped_temporal(replace(base, plan=WindowPlan(stride=2, lookahead=2)))
+    assert (r.temporal.temporal, r.smoothing.filter) == ("net", "none")
     mine = resolve_shipped_temporal(replace(base, temporal=TemporalConfig(checkpoint=shipped_checkpoint(2))))
     assert mine.temporal.temporal == "net" and mine.smoothing.filter == "one-euro"  # the user's filter
     paper_auto = replace(base, perframe=replace(base.perframe, profile="paper"))
