@@ -47,9 +47,18 @@ def pipeline_config(args: argparse.Namespace, extra: dict[str, type] | None = No
     from stmocap.realtime.pipeline import resolve_shipped_temporal
 
     try:  # lite + --temporal net without --checkpoint: the shipped weights for --lookahead
-        return resolve_shipped_temporal(cfg)
+        resolved = resolve_shipped_temporal(cfg)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    from stmocap.realtime.filters import FilterConfig
+
+    mixing = resolved.temporal.temporal == "net" and resolved.smoothing.filter == "taps"
+    if resolved.smoothing.taps_weight != FilterConfig().taps_weight and not mixing:
+        raise UserError("--taps-weight mixes the taps into a temporal network's output, and here "
+                        f"none is mixed (temporal {resolved.temporal.temporal}, filter "
+                        f"{resolved.smoothing.filter}): drop it, or run a network with the taps "
+                        "(e.g. --lookahead 2)")
+    return resolved
 
 
 def check_combinations(cfg: Any) -> None:

@@ -37,6 +37,7 @@ BAD_OPTIONS = [
     (["run", "--min-cutoff", "-1"], ["--min-cutoff", "> 0"]),
     (["run", "--beta", "-0.5"], ["--beta", ">= 0"]),
     (["run", "--taps-weight", "1.5"], ["--taps-weight", "in 0..1", "got 1.5"]),
+    (["run", "--taps-weight", "0.3"], ["--taps-weight", "none is mixed", "temporal none"]),
     (["run", "--lookahead", "1", "--filter", "taps"], ["no shipped taps for --lookahead 1",
                                                        "fit-taps --lookahead 1"]),
     (["run", "--d-cutoff", "0"], ["--d-cutoff", "> 0"]),
