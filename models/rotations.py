@@ -175,3 +175,10 @@ def geodesic_angle(R1: Tensor, R2: Tensor) -> Tensor:
     rel = R1.transpose(-1, -2) @ R2
     cos = ((rel.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1.0, 1.0)
     return torch.acos(cos)
+
+
+def geodesic_interpolate(R0: Tensor, R1: Tensor, w: float | Tensor) -> Tensor:
+    """The rotation ``w`` of the way along the geodesic from ``R0`` to ``R1`` (``(..., 3, 3)``):
+    ``R0 · exp(w · log(R0ᵀ R1))``; ``w = 0`` gives ``R0``, ``1`` gives ``R1``, ``0.5`` the midpoint
+    (the two rotations' mean on the manifold)."""
+    return R0 @ axis_angle_to_matrix(w * matrix_to_axis_angle(R0.transpose(-1, -2) @ R1))

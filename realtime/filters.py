@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from stmocap.models.rotations import (
     axis_angle_to_matrix,
+    geodesic_interpolate,
     matrix_to_axis_angle,
     matrix_to_rotation_6d,
     rotation_6d_to_matrix,
@@ -147,9 +148,8 @@ def one_euro_lookahead(rotmats: np.ndarray, betas: np.ndarray, times: np.ndarray
         r, b = back_r(F[end], -float(times[end])), back_b(Fb[end], -float(times[end]))
         for k in range(end - 1, t - 1, -1):
             r, b = back_r(rotmats[k], -float(times[k])), back_b(betas[k], -float(times[k]))
-        half = axis_angle_to_matrix(0.5 * matrix_to_axis_angle(
-            torch.from_numpy(np.swapaxes(F[t], -1, -2) @ r)))
-        out_r[t], out_b[t] = F[t] @ half.numpy(), 0.5 * (Fb[t] + b)
+        mid = geodesic_interpolate(torch.from_numpy(F[t]), torch.from_numpy(r), 0.5)
+        out_r[t], out_b[t] = mid.numpy(), 0.5 * (Fb[t] + b)
     return out_r, out_b
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-from stmocap.models.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rotation_6d_to_matrix
+from stmocap.models.rotations import geodesic_interpolate, rotation_6d_to_matrix
 from stmocap.realtime.filters import FilterConfig, OneEuroRotations, OneEuroVector, TapsSmoother
 from stmocap.realtime.messages import Message, content_time
 from stmocap.realtime.schema import F32, I64, ArrayRule, KindSchema, schemas
@@ -124,10 +124,9 @@ class StitchStage(Stage):
         (``R_net · exp(w · log(R_netᵀ R_taps))``), the linear part ``(1 − w)·x_net + w·x_taps``."""
         w = self.smoothing.taps_weight
         r_taps, x_taps = state.smoothed.pop(index)
-        r_net = torch.from_numpy(np.asarray(rot, np.float64))
-        step = matrix_to_axis_angle(r_net.transpose(-1, -2) @ torch.from_numpy(r_taps))
-        return ((r_net @ axis_angle_to_matrix(w * step)).numpy(),
-                (1 - w) * np.asarray(lin, np.float64) + w * x_taps)
+        mixed = geodesic_interpolate(torch.from_numpy(np.asarray(rot, np.float64)),
+                                     torch.from_numpy(r_taps), w)
+        return mixed.numpy(), (1 - w) * np.asarray(lin, np.float64) + w * x_taps
 
     def _emit(self, tid: int, state: _TrackState, done: list[StitchedFrame],
               end: bool = False) -> list[Message]:

@@ -124,3 +124,16 @@ def test_gradients_finite_at_identity() -> None:
     R = torch.eye(3, dtype=torch.float64).repeat(2, 1, 1).requires_grad_(True)
     rot.matrix_to_axis_angle(R).sum().backward()
     assert torch.isfinite(R.grad).all()
+
+
+@given(st.integers(0, 10_000), st.floats(0.0, 1.0))
+def test_geodesic_interpolation_moves_its_share_of_the_angle(seed: int, w: float) -> None:
+    R0, R1 = _random_rotations(seed), _random_rotations(seed + 1)
+    Rw = rot.geodesic_interpolate(R0, R1, w)
+    _assert_rotation(Rw)
+    total = rot.geodesic_angle(R0, R1)
+    assume(bool((total < math.pi - 1e-3).all()))  # the geodesic is unique below π
+    torch.testing.assert_close(rot.geodesic_angle(R0, Rw), w * total, atol=1e-7, rtol=0)
+    torch.testing.assert_close(rot.geodesic_angle(Rw, R1), (1 - w) * total, atol=1e-7, rtol=0)
+    torch.testing.assert_close(rot.geodesic_interpolate(R0, R1, 0.0), R0, atol=1e-9, rtol=0)
+    torch.testing.assert_close(rot.geodesic_interpolate(R0, R1, 1.0), R1, atol=1e-7, rtol=0)

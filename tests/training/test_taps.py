@@ -23,13 +23,18 @@ def _stmocap(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
                           env=env)
 
 
+def _fit_run_clip(out: Path, env: dict[str, str], *extra: str) -> str:
+    """``stmocap fit-taps`` on the short clip ``run`` with 3 frames of history; its stdout."""
+    done = _stmocap("fit-taps", "--clips", "run", "--min-frames", "0", "--history", "3", *extra,
+                    "--out", str(out), "--no-progress", env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_fit_taps_then_run_with_them(tmp_path: Path) -> None:
     env = {**os.environ, "STMOCAP_CACHE": str(tmp_path / "cache")}
     out = tmp_path / "taps.json"
-    done = _stmocap("fit-taps", "--clips", "run", "--min-frames", "0", "--history", "3",
-                    "--accel-weight", "2", "--out", str(out), "--no-progress", env=env)
-    assert done.returncode == 0, done.stderr
-    assert "4 taps fitted on 25 frames of 1 clips" in done.stdout
+    assert "4 taps fitted on 25 frames of 1 clips" in _fit_run_clip(out, env, "--accel-weight", "2")
     taps = load_taps(out)
     assert len(taps.weights) == 4 and abs(taps.weights.sum() - 1) < 1e-9
     assert taps.meta["fitted_on"] == ["run"] and taps.meta["accel_weight"] == 2.0
@@ -59,10 +64,7 @@ def test_fit_taps_with_lookahead_then_eval_them_at_that_lookahead(tmp_path: Path
     forward-backward filter at the same lookahead (eval's `smoothed`)."""
     env = {**os.environ, "STMOCAP_CACHE": str(tmp_path / "cache")}
     out = tmp_path / "taps_l2.json"
-    done = _stmocap("fit-taps", "--clips", "run", "--min-frames", "0", "--history", "3",
-                    "--lookahead", "2", "--out", str(out), "--no-progress", env=env)
-    assert done.returncode == 0, done.stderr
-    assert "6 taps fitted" in done.stdout
+    assert "6 taps fitted" in _fit_run_clip(out, env, "--lookahead", "2")
     taps = load_taps(out)
     assert taps.lookahead == 2 and len(taps.weights) == 6
     m = taps.meta["metrics_on_fit_clips"]
